@@ -1,0 +1,68 @@
+"""The Celery configuration, built in one place from :class:`LabSettings`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kombu import Queue
+
+from config.settings import POOLS, LabSettings
+
+
+def route_for(task_name: str, settings: LabSettings) -> str:
+    """Default queue for a task: ``lab.cpu*`` to the CPU (prefork) queue, everything else to the I/O queue."""
+    workload = task_name.removeprefix("lab.")
+    return settings.cpu_queue if workload.startswith(("cpu", "noop")) else settings.io_queue
+
+
+def _route_task(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **kw: Any) -> dict:
+    from config.settings import get_settings
+
+    return {"queue": route_for(name, get_settings())}
+
+
+def build_celery_config(settings: LabSettings) -> dict[str, Any]:
+    """Every Celery setting the lab uses; workers, producer and tests all take it from here."""
+    visibility = {"visibility_timeout": settings.visibility_timeout_s}
+    return {
+        "broker_url": settings.broker_url,
+        "result_backend": settings.result_backend,
+        # JSON only: a pickle message pushed into a queue is rejected, never executed.
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "result_accept_content": ["json"],
+        "event_serializer": "json",
+        # At-least-once: ack after the task ran; a task whose worker died goes back to the queue.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": settings.prefetch_multiplier,
+        # Celery reads the Redis visibility timeout from all three places (Celery #4984/#7924).
+        "broker_transport_options": {**visibility, "socket_connect_timeout": settings.broker_connect_timeout_s},
+        "result_backend_transport_options": dict(visibility),
+        "visibility_timeout": settings.visibility_timeout_s,
+        "result_expires": settings.result_expires_s,
+        "result_extended": False,
+        "redis_socket_connect_timeout": settings.broker_connect_timeout_s,
+        "redis_retry_on_timeout": True,
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_timeout": settings.broker_connect_timeout_s,
+        "broker_channel_error_retry": True,
+        # Events for Flower and `producer watch`.
+        "worker_send_task_events": settings.task_events,
+        "task_send_sent_event": settings.task_events,
+        "task_publish_retry": True,
+        "task_publish_retry_policy": {
+            "max_retries": settings.publish_retries,
+            "interval_start": 0.2,
+            "interval_step": 0.5,
+            "interval_max": 2.0,
+        },
+        "task_queues": [Queue(name) for name in POOLS],
+        "task_default_queue": settings.io_queue,
+        "task_routes": (_route_task,),
+        "task_soft_time_limit": None,
+        "worker_hijack_root_logger": False,
+        "worker_redirect_stdouts": False,
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
+    }

@@ -1,0 +1,81 @@
+"""The lab's settings: one typed object, read from ``LAB_*`` environment variables (the only place that does)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Pools a worker can run, and the queue each listens on (queue name = pool name).
+POOLS: tuple[str, ...] = ("prefork", "threads", "solo", "gevent", "threads_nogil")
+#: Workload names; a name starting with ``cpu`` routes to the prefork queue, ``io`` to the threads queue.
+WORKLOADS: tuple[str, ...] = ("cpu", "cpu_nogil", "io_http", "io_sleep", "noop")
+
+
+class LabSettings(BaseSettings):
+    """Every tunable of the lab. Environment variable = ``LAB_`` + field name in upper case."""
+
+    model_config = SettingsConfigDict(env_prefix="LAB_", frozen=True, extra="ignore")
+
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    result_backend: str = "redis://127.0.0.1:6379/1"
+
+    cpu_queue: str = "prefork"
+    io_queue: str = "threads"
+    cpu_concurrency: int = Field(0, ge=0, description="0 = number of cores")
+    io_concurrency: int = Field(64, ge=1)
+    prefetch_multiplier: int = Field(4, ge=1)
+
+    target_host: str = "127.0.0.1"
+    target_port: int = Field(8089, ge=1, le=65535)
+    target_url: str = ""
+    allowed_hosts: str = "127.0.0.1,localhost,target"
+
+    max_count: int = Field(100_000, ge=1)
+    max_cpu_size: int = Field(200_000, ge=1)
+    max_nogil_kib: int = Field(262_144, ge=1)
+    max_io_ms: int = Field(60_000, ge=0)
+    max_arg_bytes: int = Field(4096, ge=64)
+    http_timeout_s: float = Field(10.0, gt=0)
+
+    visibility_timeout_s: int = Field(3600, ge=1)
+    result_expires_s: int = Field(3600, ge=1)
+    cpu_soft_time_limit_s: float = Field(300.0, gt=0)
+    cpu_hard_time_limit_s: float = Field(330.0, gt=0)
+    broker_connect_timeout_s: float = Field(3.0, gt=0)
+    publish_retries: int = Field(5, ge=0)
+    task_events: bool = True
+
+    flower_host: str = "127.0.0.1"
+    flower_port: int = Field(5555, ge=1, le=65535)
+    flower_user: str = "admin"
+    flower_password: str = ""
+
+    state_dir: Path = Path(".lab")
+    results_dir: Path = Path("results")
+    freethreaded_python: str = ""
+    pool_label: str = Field("", description="overrides the pool name results report, e.g. threads_nogil")
+
+    @property
+    def effective_target_url(self) -> str:
+        """The latency target's base URL: explicit ``LAB_TARGET_URL`` or built from host and port."""
+        return self.target_url or f"http://{self.target_host}:{self.target_port}/"
+
+    @property
+    def allowed_host_set(self) -> frozenset[str]:
+        """Hosts that I/O tasks may reach; anything else is refused by producer and task alike."""
+        return frozenset(h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip())
+
+    @property
+    def cpu_workers(self) -> int:
+        """Concurrency of the prefork CPU worker: the setting, or the number of cores."""
+        return self.cpu_concurrency or (os.cpu_count() or 1)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> LabSettings:
+    """The process-wide settings, read once from the environment."""
+    return LabSettings()

@@ -1,0 +1,1 @@
+"""Producer side of the lab: the CLI, batch submission, result collection, statistics, the local stack."""

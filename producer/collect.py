@@ -1,0 +1,93 @@
+"""Collect a batch's results from the Redis result backend with pipelined reads (MGET in chunks)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+CHUNK = 2000
+POLL_INTERVAL_S = 0.05
+RESULT_KEY_PREFIX = "celery-task-meta-"
+
+
+@dataclass
+class Collected:
+    """Results of one batch: successful records, failures (task id → reason) and lost task ids."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)
+    lost: list[str] = field(default_factory=list)
+    finished_at: float = 0.0
+
+
+def _failure_reason(meta: dict[str, Any]) -> str:
+    result = meta.get("result")
+    if isinstance(result, dict) and "exc_type" in result:
+        message = result.get("exc_message")
+        text = " ".join(map(str, message)) if isinstance(message, list | tuple) else str(message)
+        return f"{result['exc_type']}: {text}"
+    return str(meta.get("status", "unknown"))
+
+
+def broker_idle(broker: redis.Redis, queue: str) -> bool:
+    """True when ``queue`` is empty and no message is delivered-but-unacknowledged anywhere."""
+    pipe = broker.pipeline(transaction=False)
+    pipe.llen(queue)
+    pipe.hlen("unacked")
+    queued, unacked = pipe.execute()
+    return int(queued) == 0 and int(unacked) == 0
+
+
+def collect_results(backend: redis.Redis, task_ids: list[str], *, timeout_s: float,
+                    broker: redis.Redis | None = None, queue: str = "", idle_grace_s: float = 5.0,
+                    on_done: Callable[[int], None] | None = None) -> Collected:
+    """Poll until every task has a final state; what never finishes is *lost*, never silently dropped.
+
+    A task is lost when ``timeout_s`` passes, or when the broker has nothing queued or unacknowledged
+    for ``idle_grace_s`` while results are still missing (nobody can run those tasks any more).
+    """
+    collected = Collected()
+    pending = list(task_ids)
+    deadline = time.monotonic() + timeout_s
+    idle_since: float | None = None
+    while pending:
+        still_pending: list[str] = []
+        finished = 0
+        pipe = backend.pipeline(transaction=False)
+        for start in range(0, len(pending), CHUNK):
+            pipe.mget([RESULT_KEY_PREFIX + task_id for task_id in pending[start:start + CHUNK]])
+        values = [value for chunk in pipe.execute() for value in chunk]
+        for task_id, raw in zip(pending, values, strict=True):
+            meta = json.loads(raw) if raw is not None else None
+            status = meta.get("status") if meta else None
+            if status == "SUCCESS":
+                collected.records.append(meta["result"])
+                finished += 1
+            elif status in ("FAILURE", "REVOKED"):
+                collected.failures[task_id] = _failure_reason(meta)  # type: ignore[arg-type]
+                finished += 1
+            else:
+                still_pending.append(task_id)
+        pending = still_pending
+        if finished and on_done is not None:
+            on_done(finished)
+        if not pending:
+            break
+        now = time.monotonic()
+        if finished:
+            idle_since = None
+        elif broker is not None and queue and broker_idle(broker, queue):
+            idle_since = idle_since or now
+            if now - idle_since >= idle_grace_s:
+                break
+        if now >= deadline:
+            break
+        time.sleep(POLL_INTERVAL_S)
+    collected.lost = pending
+    collected.finished_at = time.time()
+    return collected

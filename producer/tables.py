@@ -1,0 +1,53 @@
+"""Rich tables for batch summaries: one batch in detail, several side by side."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from rich.table import Table
+
+from producer.stats import BatchSummary
+
+
+def _ms(seconds: float) -> str:
+    return "–" if math.isnan(seconds) else f"{seconds * 1000:,.1f} ms"
+
+
+def summary_table(summary: BatchSummary) -> Table:
+    """Every figure of one batch, a row each."""
+    table = Table(title=f"{summary.workload} (size {summary.size}) on queue {summary.queue}", show_header=False)
+    table.add_column("figure", style="bold")
+    table.add_column("value", justify="right")
+    rows = [
+        ("submitted / completed", f"{summary.submitted} / {summary.completed}"),
+        ("failed / lost", f"{summary.failed} / {summary.lost}"),
+        ("wall time", f"{summary.wall_s:.2f} s"),
+        ("throughput", f"{summary.throughput:,.1f} tasks/s"),
+        ("latency p50 / p95 / p99", " / ".join(_ms(v) for v in
+                                               (summary.latency_p50_s, summary.latency_p95_s, summary.latency_p99_s))),
+        ("queue wait p50", _ms(summary.queue_wait_p50_s)),
+        ("run time mean / p50", f"{_ms(summary.run_time_mean_s)} / {_ms(summary.run_time_p50_s)}"),
+        ("thread CPU mean", _ms(summary.thread_cpu_mean_s)),
+        ("pool(s)", ", ".join(summary.pools) or "–"),
+        ("worker processes used", str(summary.per_process)),
+    ]
+    rows += [(f"tasks on {worker}", str(n)) for worker, n in summary.per_worker.items()]
+    rows += [(f"failures: {reason}", str(n)) for reason, n in summary.failure_reasons.items()]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def side_by_side_table(summaries: Sequence[BatchSummary], title: str = "Side by side") -> Table:
+    """One row per batch: the figures that tell the pools apart."""
+    table = Table(title=title)
+    for column in ("workload", "pool", "tasks", "failed", "lost", "tasks/s", "p50", "p95",
+                   "run time", "thread CPU", "CPU/run"):
+        table.add_column(column, justify="left" if column in ("workload", "pool") else "right")
+    for s in summaries:
+        cpu_share = s.thread_cpu_mean_s / s.run_time_mean_s if s.run_time_mean_s > 0 else math.nan
+        table.add_row(s.workload, s.queue, str(s.completed), str(s.failed), str(s.lost), f"{s.throughput:,.1f}",
+                      _ms(s.latency_p50_s), _ms(s.latency_p95_s), _ms(s.run_time_mean_s),
+                      _ms(s.thread_cpu_mean_s), "–" if math.isnan(cpu_share) else f"{cpu_share:.0%}")
+    return table

@@ -1,0 +1,22 @@
+"""The Celery app: configured from ``config/`` and nothing else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_init
+
+from config.celery_config import build_celery_config
+from config.settings import get_settings
+from worker import runtime
+
+app = Celery("lab")
+app.config_from_object(build_celery_config(get_settings()))
+app.autodiscover_tasks(["worker"], related_name="tasks", force=True)
+
+
+@worker_init.connect
+def _record_pool(sender: Any = None, **_: Any) -> None:
+    label = get_settings().pool_label
+    runtime.set_pool_name(label or runtime.pool_name_of(getattr(sender, "pool_cls", "unknown")))

@@ -1,0 +1,49 @@
+"""Facts about the running worker that every task result reports: its pool and where it ran."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+_POOL_MODULE_NAMES = {"prefork": "prefork", "thread": "threads", "solo": "solo", "gevent": "gevent",
+                      "eventlet": "eventlet", "processes": "prefork"}
+_pool_name = "in-process"
+
+
+def pool_name_of(pool_cls: Any) -> str:
+    """Short pool name ("prefork", "threads", ...) from the class or name Celery was given with ``-P``."""
+    text = pool_cls if isinstance(pool_cls, str) else getattr(pool_cls, "__module__", "")
+    last = str(text).rsplit(".", 1)[-1].rsplit(":", 1)[0]
+    return _POOL_MODULE_NAMES.get(last, last or "unknown")
+
+
+def set_pool_name(name: str) -> None:
+    """Record this worker's pool; set once at worker start, inherited by prefork children."""
+    global _pool_name
+    _pool_name = name
+
+
+def timed_run(run: Callable[[], dict[str, Any]], *, workload: str, hostname: str,
+              enqueued: float | None) -> dict[str, Any]:
+    """Run a workload and wrap its small result with the timings and identity every result carries."""
+    started = time.time()
+    cpu_start = time.thread_time()
+    output = run()
+    thread_cpu = time.thread_time() - cpu_start
+    finished = time.time()
+    return {
+        "workload": workload,
+        "output": output,
+        "enqueued": enqueued,
+        "started": started,
+        "finished": finished,
+        "thread_cpu": thread_cpu,
+        "hostname": hostname or socket.gethostname(),
+        "pid": os.getpid(),
+        "thread_id": threading.get_ident(),
+        "pool": _pool_name,
+    }

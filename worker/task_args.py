@@ -1,0 +1,62 @@
+"""Bounds on workload arguments, checked by the producer before sending and by the task before running."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from config.settings import WORKLOADS, LabSettings
+from worker.url_policy import UrlNotAllowed, check_url
+
+
+class BadTaskArgs(ValueError):
+    """A workload argument is unknown, out of range or oversized."""
+
+
+@dataclass(frozen=True)
+class WorkloadArgs:
+    """What one task of a batch runs: the workload, its size and (for ``io_http``) the URL."""
+
+    workload: str
+    size: int
+    url: str = ""
+
+    def as_kwargs(self) -> dict[str, object]:
+        """The task's keyword arguments (JSON-serialisable)."""
+        kwargs: dict[str, object] = {"size": self.size}
+        if self.workload == "io_http":
+            kwargs["url"] = self.url
+        return kwargs
+
+
+def _size_cap(workload: str, settings: LabSettings) -> int:
+    return {
+        "cpu": settings.max_cpu_size,
+        "cpu_nogil": settings.max_nogil_kib,
+        "io_http": settings.max_io_ms,
+        "io_sleep": settings.max_io_ms,
+        "noop": 0,
+    }[workload]
+
+
+def default_size(workload: str) -> int:
+    """A size that makes one task take roughly 0.1 s on a 2-core machine (noop: 0)."""
+    return {"cpu": 8000, "cpu_nogil": 16384, "io_http": 100, "io_sleep": 100, "noop": 0}[workload]
+
+
+def check_args(args: WorkloadArgs, settings: LabSettings) -> WorkloadArgs:
+    """Return ``args`` if every bound holds; raise :class:`BadTaskArgs` with a one-line reason otherwise."""
+    if args.workload not in WORKLOADS:
+        raise BadTaskArgs(f"unknown workload {args.workload!r} (choose from {', '.join(WORKLOADS)})")
+    cap = _size_cap(args.workload, settings)
+    if not isinstance(args.size, int) or isinstance(args.size, bool) or args.size < 0:
+        raise BadTaskArgs(f"size must be a non-negative integer, got {args.size!r}")
+    if args.size > cap:
+        raise BadTaskArgs(f"size {args.size} for {args.workload} is above the cap {cap} (see LAB_MAX_*)")
+    if args.workload == "io_http":
+        if len(args.url.encode()) > settings.max_arg_bytes:
+            raise BadTaskArgs(f"url is {len(args.url.encode())} bytes, above the cap {settings.max_arg_bytes}")
+        try:
+            check_url(args.url, settings.allowed_host_set)
+        except UrlNotAllowed as error:
+            raise BadTaskArgs(str(error)) from None
+    return args

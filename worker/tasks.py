@@ -1,0 +1,58 @@
+"""Thin Celery wrappers: validate arguments, run the pure workload, attach timings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Task
+
+from config.settings import get_settings
+from worker import workloads
+from worker.app import app
+from worker.runtime import timed_run
+from worker.task_args import WorkloadArgs, check_args
+
+_settings = get_settings()
+_cpu_limits = {"soft_time_limit": _settings.cpu_soft_time_limit_s, "time_limit": _settings.cpu_hard_time_limit_s}
+
+
+def _run(task: Task, workload: str, size: int, url: str, enqueued: float | None) -> dict[str, Any]:
+    args = check_args(WorkloadArgs(workload, size, url), _settings)
+    runners = {
+        "cpu": lambda: workloads.cpu(args.size),
+        "cpu_nogil": lambda: workloads.cpu_nogil(args.size),
+        "io_http": lambda: workloads.io_http(args.url, args.size, _settings.http_timeout_s),
+        "io_sleep": lambda: workloads.io_sleep(args.size),
+        "noop": workloads.noop,
+    }
+    return timed_run(runners[workload], workload=workload, hostname=task.request.hostname or "", enqueued=enqueued)
+
+
+@app.task(name="lab.cpu", bind=True, **_cpu_limits)
+def cpu(self: Task, size: int, enqueued: float | None = None) -> dict[str, Any]:
+    """Pure-Python product loop (GIL held)."""
+    return _run(self, "cpu", size, "", enqueued)
+
+
+@app.task(name="lab.cpu_nogil", bind=True, **_cpu_limits)
+def cpu_nogil(self: Task, size: int, enqueued: float | None = None) -> dict[str, Any]:
+    """hashlib/zlib over a buffer (GIL released)."""
+    return _run(self, "cpu_nogil", size, "", enqueued)
+
+
+@app.task(name="lab.io_http", bind=True)
+def io_http(self: Task, size: int, url: str = "", enqueued: float | None = None) -> dict[str, Any]:
+    """GET from the latency target; bounded by the HTTP timeout (the threads pool has no time limits)."""
+    return _run(self, "io_http", size, url or _settings.effective_target_url, enqueued)
+
+
+@app.task(name="lab.io_sleep", bind=True)
+def io_sleep(self: Task, size: int, enqueued: float | None = None) -> dict[str, Any]:
+    """Sleep ``size`` ms."""
+    return _run(self, "io_sleep", size, "", enqueued)
+
+
+@app.task(name="lab.noop", bind=True)
+def noop(self: Task, size: int = 0, enqueued: float | None = None) -> dict[str, Any]:
+    """Nothing: the queue's own cost."""
+    return _run(self, "noop", size, "", enqueued)
