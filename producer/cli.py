@@ -176,15 +176,18 @@ def stack_down() -> None:
 
 @stack_app.command("status")
 def stack_status() -> None:
-    """Show the stack's processes and whether each still runs."""
+    """Show the stack's processes; exit 1 unless all of them run."""
     from producer import processes, stack
 
     state = stack.StackState.load(stack.state_path(get_settings()))
     if state is None:
         console.print("no stack recorded")
         raise typer.Exit(1)
-    for child in state.children:
-        console.print(f"{child.role:<11} pid {child.pid:<8} {'running' if processes.is_running(child) else 'stopped'}")
+    running = [processes.is_running(child) for child in state.children]
+    for child, alive in zip(state.children, running, strict=True):
+        console.print(f"{child.role:<11} pid {child.pid:<8} {'running' if alive else 'stopped'}")
+    if not all(running):
+        raise typer.Exit(1)
 
 
 # Typer ≥ 0.29 carries its own copy of click; catch both copies' exceptions.

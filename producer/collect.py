@@ -63,13 +63,13 @@ def collect_results(backend: redis.Redis, task_ids: list[str], *, timeout_s: flo
             pipe.mget([RESULT_KEY_PREFIX + task_id for task_id in pending[start:start + CHUNK]])
         values = [value for chunk in pipe.execute() for value in chunk]
         for task_id, raw in zip(pending, values, strict=True):
-            meta = json.loads(raw) if raw is not None else None
-            status = meta.get("status") if meta else None
+            meta: dict[str, Any] = json.loads(raw) if raw is not None else {}
+            status = meta.get("status")
             if status == "SUCCESS":
                 collected.records.append(meta["result"])
                 finished += 1
             elif status in ("FAILURE", "REVOKED"):
-                collected.failures[task_id] = _failure_reason(meta)  # type: ignore[arg-type]
+                collected.failures[task_id] = _failure_reason(meta)
                 finished += 1
             else:
                 still_pending.append(task_id)

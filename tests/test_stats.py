@@ -1,0 +1,32 @@
+"""Statistics over task records: plain functions, no broker."""
+
+from __future__ import annotations
+
+import math
+
+from producer.stats import percentile, summarize
+
+
+def _record(enqueued: float, started: float, finished: float, host: str = "w@h", pid: int = 1) -> dict:
+    return {"enqueued": enqueued, "started": started, "finished": finished, "thread_cpu": 0.01,
+            "hostname": host, "pid": pid, "pool": "prefork"}
+
+
+def test_percentile_interpolates() -> None:
+    assert percentile([1, 2, 3, 4], 50) == 2.5
+    assert percentile([5], 99) == 5
+    assert math.isnan(percentile([], 50))
+
+
+def test_summarize_counts_failures_and_lost_and_workers() -> None:
+    records = [_record(0.0, 0.5, 1.0), _record(0.0, 1.0, 2.0, host="x@h", pid=2)]
+    summary = summarize(records, workload="cpu", queue="prefork", size=1, submitted=4,
+                        failures={"t3": "SoftTimeLimitExceeded: slow"}, lost=1, started_at=0.0, finished_at=2.0)
+    assert (summary.completed, summary.failed, summary.lost) == (2, 1, 1)
+    assert summary.throughput == 1.0
+    assert summary.latency_p50_s == 1.5
+    assert summary.queue_wait_p50_s == 0.75
+    assert summary.per_worker == {"w@h": 1, "x@h": 1}
+    assert summary.per_process == 2
+    assert summary.failure_reasons == {"SoftTimeLimitExceeded": 1}
+    assert summary.as_dict()["queue"] == "prefork"
