@@ -12,9 +12,9 @@ import typer
 from kombu.exceptions import OperationalError
 from pydantic import ValidationError
 from redis.exceptions import RedisError
-from rich.console import Console
 
 from config.settings import POOLS, WORKLOADS, get_settings
+from producer.console import err, out
 from producer.errors import BadInput, LabError
 from producer.tables import side_by_side_table, summary_table
 from worker.task_args import BadTaskArgs, WorkloadArgs, check_args, default_size
@@ -23,7 +23,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   rich_markup_mode=None, help="Concurrency lab: Celery pools measured side by side.")
 stack_app = typer.Typer(no_args_is_help=True, help="The local stack without Docker.")
 app.add_typer(stack_app, name="stack")
-console = Console(stderr=True)
+console = err
 
 
 def build_args(workload: str, size: int | None, url: str | None) -> WorkloadArgs:
@@ -97,7 +97,7 @@ def submit(
     if as_json:
         print(json.dumps({"batch_id": outcome.batch.batch_id, **summary.as_dict()}, indent=2))
     else:
-        Console().print(summary_table(summary))
+        out.print(summary_table(summary))
     if summary.failed or summary.lost:
         raise LabError(f"{summary.failed} task(s) failed and {summary.lost} were lost "
                        f"of {summary.submitted} submitted")
@@ -121,7 +121,7 @@ def demo(
         for queue in (settings.cpu_queue, settings.io_queue):
             outcome = run_batch(celery_app, settings, args, n, queue, timeout_s=600, console=console)
             summaries.append(outcome.summary)
-    Console().print(side_by_side_table(summaries, title="prefork vs threads, same workload code"))
+    out.print(side_by_side_table(summaries, title="prefork vs threads, same workload code"))
     if any(s.failed or s.lost for s in summaries):
         raise LabError("some tasks failed or were lost (see the table)")
 
