@@ -1,6 +1,8 @@
 """The command line of every process role in the lab, defined once.
 
 The local stack runs these; the compose file runs the same commands (a test keeps the two in step).
+The ``*_args`` functions give the arguments after the program (``celery`` or ``python``), which is
+``python -m celery`` / ``sys.executable`` locally and the ``celery`` script / ``python`` in the image.
 """
 
 from __future__ import annotations
@@ -9,33 +11,60 @@ import sys
 
 from config.settings import LabSettings
 
-CELERY = [sys.executable, "-m", "celery", "-A", "worker.app"]
+#: The Celery program locally (the image runs its ``celery`` script); ``CELERY`` adds the app.
+CELERY_PROGRAM = [sys.executable, "-m", "celery"]
+CELERY_APP = ["-A", "worker.app"]
+CELERY = [*CELERY_PROGRAM, *CELERY_APP]
 #: Fast start: no mingle (≈1 s of the 1.45 s spawn-to-ready) and no gossip; -E sends task events.
 WORKER_START_OPTIONS = ["-E", "--without-mingle", "--without-gossip", "-l", "INFO"]
 
 
+def worker_args(pool: str, concurrency: int | str, queue: str, name: str) -> list[str]:
+    """Arguments after ``celery``: a worker of ``pool``, ``concurrency`` slots, on ``queue``, named ``name@%h``."""
+    return [*CELERY_APP, "worker", "-P", pool, "-c", str(concurrency), "-Q", queue, "-n", f"{name}@%h",
+            *WORKER_START_OPTIONS]
+
+
 def worker_command(pool: str, concurrency: int, queue: str, name: str) -> list[str]:
     """A Celery worker of ``pool`` with ``concurrency`` slots consuming ``queue``, named ``name@host``."""
-    return [*CELERY, "worker", "-P", pool, "-c", str(concurrency), "-Q", queue, "-n", f"{name}@%h",
-            *WORKER_START_OPTIONS]
+    return [*CELERY_PROGRAM, *worker_args(pool, concurrency, queue, name)]
+
+
+def cpu_worker_args(settings: LabSettings) -> list[str]:
+    """The CPU worker after ``celery``: prefork, one process per core (``LAB_CPU_CONCURRENCY``)."""
+    return worker_args("prefork", settings.cpu_workers, settings.cpu_queue, "cpu")
+
+
+def io_worker_args(settings: LabSettings) -> list[str]:
+    """The I/O worker after ``celery``: threads pool, 64 threads by default (``LAB_IO_CONCURRENCY``)."""
+    return worker_args("threads", settings.io_concurrency, settings.io_queue, "io")
+
+
+def flower_args(settings: LabSettings) -> list[str]:
+    """Flower after ``celery``; credentials come from ``FLOWER_BASIC_AUTH`` in its environment."""
+    return [*CELERY_APP, "flower", f"--address={settings.flower_host}", f"--port={settings.flower_port}"]
+
+
+def target_args(settings: LabSettings) -> list[str]:
+    """The latency target service after ``python``."""
+    return ["-m", "worker.latency_target", "--host", settings.target_host, "--port", str(settings.target_port)]
 
 
 def cpu_worker_command(settings: LabSettings) -> list[str]:
     """The CPU worker: prefork, one process per core."""
-    return worker_command("prefork", settings.cpu_workers, settings.cpu_queue, "cpu")
+    return [*CELERY_PROGRAM, *cpu_worker_args(settings)]
 
 
 def io_worker_command(settings: LabSettings) -> list[str]:
     """The I/O worker: threads pool, 64 threads by default."""
-    return worker_command("threads", settings.io_concurrency, settings.io_queue, "io")
+    return [*CELERY_PROGRAM, *io_worker_args(settings)]
 
 
 def flower_command(settings: LabSettings) -> list[str]:
     """Flower on the same broker; credentials come from ``FLOWER_BASIC_AUTH`` in its environment."""
-    return [*CELERY, "flower", f"--address={settings.flower_host}", f"--port={settings.flower_port}"]
+    return [*CELERY_PROGRAM, *flower_args(settings)]
 
 
 def target_command(settings: LabSettings) -> list[str]:
     """The latency target service."""
-    return [sys.executable, "-m", "worker.latency_target", "--host", settings.target_host,
-            "--port", str(settings.target_port)]
+    return [sys.executable, *target_args(settings)]
