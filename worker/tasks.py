@@ -7,12 +7,13 @@ from typing import Any
 from celery import Task
 
 from config.settings import get_settings
-from worker import workloads
+from worker import execution_log, workloads
 from worker.app import app
 from worker.runtime import timed_run
 from worker.task_args import WorkloadArgs, check_args
 
 _settings = get_settings()
+execution_log.install(_settings)
 _cpu_limits = {"soft_time_limit": _settings.cpu_soft_time_limit_s, "time_limit": _settings.cpu_hard_time_limit_s}
 
 
