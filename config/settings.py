@@ -59,6 +59,11 @@ class LabSettings(BaseSettings):
     results_dir: Path = Path("results")
     freethreaded_python: str = ""
     pool_label: str = Field("", description="overrides the pool name results report, e.g. threads_nogil")
+    freethreaded_venv: Path = Field(Path.home() / ".cache" / "concurrency-lab" / "venv-3.13t",
+                                    description="where `make freethreaded` puts its venv (auto-detected)")
+    consumer_ceiling_tps: float = Field(600.0, gt=0, description="one worker process's consumer ceiling "
+                                        "(tasks/s; measured 500–800 here, see `producer sweep --workers`)")
+    worker_ready_timeout_s: float = Field(60.0, gt=0)
 
     @property
     def effective_target_url(self) -> str:

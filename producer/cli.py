@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from config.settings import POOLS, WORKLOADS, get_settings
+from producer.cli_measure import register as register_measure_commands
 from producer.console import err, out
 from producer.errors import BadInput, LabError
 from producer.tables import side_by_side_table, summary_table
@@ -23,6 +24,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   rich_markup_mode=None, help="Concurrency lab: Celery pools measured side by side.")
 stack_app = typer.Typer(no_args_is_help=True, help="The local stack without Docker.")
 app.add_typer(stack_app, name="stack")
+register_measure_commands(app)  # compare, sweep, report (producer/cli_measure.py)
 console = err
 
 

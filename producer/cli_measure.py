@@ -1,0 +1,138 @@
+"""The measuring commands of the CLI: `compare`, `sweep`, `report` (registered on the main app by cli.py)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from config.settings import POOLS, WORKLOADS, LabSettings, get_settings
+from producer.console import err, out
+from producer.errors import BadInput, LabError
+from worker.task_args import BadTaskArgs, WorkloadArgs, check_args
+
+DEFAULT_WORKLOADS = "cpu,cpu_nogil,io_http,io_sleep"
+DEFAULT_POOLS = "prefork,threads,solo,gevent"
+
+
+def parse_names(text: str, allowed: tuple[str, ...], what: str) -> list[str]:
+    """A comma-separated list of known names, in order, without repeats."""
+    names = list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    if not names:
+        raise BadInput(f"--{what} needs at least one name (choose from {', '.join(allowed)})")
+    for name in names:
+        if name not in allowed:
+            raise BadInput(f"unknown {what.rstrip('s')} {name!r} (choose from {', '.join(allowed)})")
+    return names
+
+
+def parse_ints(text: str, what: str, *, low: int = 1, high: int = 4096) -> list[int]:
+    """A comma-separated list of integers within [low, high]."""
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise BadInput(f"--{what} must be comma-separated integers, got {text!r}") from None
+    if not values:
+        raise BadInput(f"--{what} needs at least one value")
+    for value in values:
+        if not low <= value <= high:
+            raise BadInput(f"--{what} values must be in {low}..{high}, got {value}")
+    return values
+
+
+def parse_sizes(text: str, settings: LabSettings) -> dict[str, int]:
+    """``cpu=25000,io_http=100``: per-workload sizes, each checked against its cap."""
+    sizes: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, value = part.partition("=")
+        if name not in WORKLOADS or not value.strip().isdigit():
+            raise BadInput(f"--sizes wants workload=integer pairs, got {part!r}")
+        try:
+            url = settings.effective_target_url if name == "io_http" else ""
+            check_args(WorkloadArgs(name, int(value), url), settings)
+        except BadTaskArgs as error:
+            raise BadInput(str(error)) from None
+        sizes[name] = int(value)
+    return sizes
+
+
+def check_positive(count: int, what: str, cap: int) -> int:
+    """A count in 1..cap."""
+    if count < 1:
+        raise BadInput(f"--{what} must be at least 1, got {count}")
+    if count > cap:
+        raise BadInput(f"--{what} {count} is above the cap {cap}")
+    return count
+
+
+def default_pools(settings: LabSettings) -> str:
+    """The four stock pools, plus threads_nogil when a free-threaded interpreter is present."""
+    from producer.fleet import freethreaded_python
+
+    return DEFAULT_POOLS + (",threads_nogil" if freethreaded_python(settings) else "")
+
+
+def compare(
+    workloads: Annotated[str, typer.Option(help="comma-separated workloads")] = DEFAULT_WORKLOADS,
+    pools: Annotated[str | None, typer.Option(help="comma-separated pools (default: "
+                                              "prefork,threads,solo,gevent, + threads_nogil if built)")] = None,
+    count: Annotated[int, typer.Option(help="tasks per batch")] = 100,
+    repeat: Annotated[int, typer.Option(help="measured batches per cell (after one warm-up)")] = 3,
+    sizes: Annotated[str, typer.Option(help="per-workload sizes, e.g. cpu=25000,io_http=100")] = "",
+    baselines: Annotated[bool, typer.Option(
+        "--baselines/--no-baselines", help="also run ThreadPoolExecutor / ProcessPoolExecutor in-process")] = True,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for one batch")] = 600,
+) -> None:
+    """Run the same batches on each pool's queue, interleaved and repeated; table, JSON record."""
+    run_compare_command(workloads, pools, count, repeat, sizes, baselines, timeout)
+
+
+def run_compare_command(workloads: str, pools: str | None, count: int, repeat: int, sizes: str,
+                        baselines: bool, timeout: float) -> dict[str, Any]:
+    """Validate, run, print and record a compare; returns the record."""
+    from producer.compare import ComparePlan, run_compare
+    from producer.compare_table import bottleneck_lines, compare_table
+    from producer.records import write_record
+    from producer.redis_server import require_redis
+    from worker.app import app as celery_app
+
+    settings = get_settings()
+    plan = ComparePlan(parse_names(workloads, WORKLOADS, "workloads"),
+                       parse_names(pools or default_pools(settings), POOLS, "pools"),
+                       check_positive(count, "count", settings.max_count), check_positive(repeat, "repeat", 50),
+                       parse_sizes(sizes, settings), baselines, timeout)
+    if not math.isfinite(timeout) or timeout <= 0:
+        raise BadInput(f"--timeout must be a positive number of seconds, got {timeout}")
+    require_redis(settings.broker_url, settings.broker_connect_timeout_s)
+    record = run_compare(celery_app, settings, plan, console=err)
+    path = write_record(settings, "compare", record)
+    out.print(compare_table(record))
+    for line in bottleneck_lines(record):
+        out.print(f"  {line}", highlight=False)
+    err.print(f"record: {path}")
+    _complain(record)
+    return record
+
+
+def _complain(record: dict[str, Any]) -> None:
+    cells = [c for c in record["cells"] if c["kind"] == "celery"]
+    for cell in cells:
+        if not cell["checks_agree"]:
+            err.print(f"[red]CHECK DISAGREES[/] {cell['workload']} / {cell['pool']}: "
+                      + "; ".join(cell["check_notes"]))
+    failed = sum(c["failed"] for c in cells)
+    lost = sum(c["lost"] for c in cells)
+    if failed or lost:
+        raise LabError(f"{failed} task(s) failed and {lost} were lost (see the table)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the measuring commands to the main CLI."""
+    app.command()(compare)
+
+
+def results_dir_option(path: Path | None) -> Path:
+    """The results directory: the option or ``LAB_RESULTS_DIR``."""
+    return path or get_settings().results_dir

@@ -1,0 +1,202 @@
+"""`producer compare`: the same batch on each pool's queue, interleaved, repeated, with in-process baselines.
+
+Per workload: one unrecorded warm-up batch per pool, then ``repeat`` rounds; each round runs every
+pool once (the order rotates between rounds so no pool always goes first) and the in-process
+baselines, purging the pool's queue before each batch. Every batch is cross-checked: the results
+counted in the backend by an independent SCAN, and the throughput seen by the producer's own clock.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import redis
+from celery import Celery
+from rich.console import Console
+
+from config.settings import LabSettings
+from producer import fleet, inprocess
+from producer.batch_run import BatchOutcome, redis_clients, run_batch
+from producer.collect import RESULT_KEY_PREFIX
+from producer.compare_analysis import analyse
+from producer.records import environment, latency_samples, timing_summary
+from worker.task_args import WorkloadArgs, default_size
+
+#: Throughputs by the task records and by the producer's clock may differ by this much (poll lag).
+AGREEMENT_TOLERANCE = 0.25
+AGREEMENT_SLACK_S = 0.3
+
+
+@dataclass
+class ComparePlan:
+    """What to compare: workloads × pools, batch size, repeats, sizes, and whether to add baselines."""
+
+    workloads: list[str]
+    pools: list[str]
+    count: int
+    repeat: int
+    sizes: dict[str, int] = field(default_factory=dict)
+    baselines: bool = True
+    timeout_s: float = 600.0
+
+    def args_for(self, workload: str, settings: LabSettings) -> WorkloadArgs:
+        """The workload's arguments (its size from ``--sizes`` or the default)."""
+        url = settings.effective_target_url if workload == "io_http" else ""
+        return WorkloadArgs(workload, self.sizes.get(workload, default_size(workload)), url)
+
+
+def backend_count(backend: redis.Redis, task_ids: list[str]) -> int:
+    """Results of these tasks present in the backend, counted independently of the collector."""
+    prefix = _shared_prefix(task_ids)
+    if len(prefix) >= 8:  # the batch id: one SCAN finds every result of the batch, and only those
+        wanted = set(task_ids)
+        keys = backend.scan_iter(match=f"{RESULT_KEY_PREFIX}{prefix}*", count=2000)
+        return sum(1 for key in keys if key.decode().removeprefix(RESULT_KEY_PREFIX) in wanted)
+    pipe = backend.pipeline(transaction=False)
+    for task_id in task_ids:
+        pipe.exists(RESULT_KEY_PREFIX + task_id)
+    return sum(int(n) for n in pipe.execute())
+
+
+def _shared_prefix(names: list[str]) -> str:
+    if not names:
+        return ""
+    low, high = min(names), max(names)
+    length = next((i for i, (a, b) in enumerate(zip(low, high, strict=False)) if a != b), min(len(low), len(high)))
+    return low[:length]
+
+
+def cross_check(outcome: BatchOutcome, backend: redis.Redis) -> dict[str, Any]:
+    """Compare the records with the backend's count and the producer's clock; say when they disagree."""
+    summary, collected = outcome.summary, outcome.collected
+    found = backend_count(backend, outcome.batch.task_ids)
+    producer_span = max(collected.finished_at - outcome.batch.send_started, 1e-9)
+    producer_tp = summary.completed / producer_span
+    notes = []
+    if found != summary.completed + summary.failed:
+        notes.append(f"backend holds {found} results, records say {summary.completed + summary.failed}")
+    gap = producer_span - summary.wall_s
+    if gap < -AGREEMENT_SLACK_S or (gap > AGREEMENT_SLACK_S and gap > AGREEMENT_TOLERANCE * summary.wall_s):
+        notes.append(f"producer clock {producer_tp:,.1f}/s vs records {summary.throughput:,.1f}/s")
+    return {"backend_results": found, "producer_throughput": producer_tp, "agree": not notes,
+            "note": "; ".join(notes)}
+
+
+def _run_figures(workload: str, pool: str, repeat: int, records: list[dict[str, Any]], *, submitted: int,
+                 failed: int, lost: int, throughput: float, wall_s: float, processes: int,
+                 worker_cpu_s: float | None, check: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "workload": workload, "pool": pool, "repeat": repeat, "submitted": submitted, "completed": len(records),
+        "failed": failed, "lost": lost, "throughput": throughput, "wall_s": wall_s, "processes": processes,
+        "worker_cpu_s": worker_cpu_s, "timings": timing_summary(records), "latency_samples": latency_samples(records),
+        "check": check,
+    }
+
+
+def warmup_count(count: int, concurrency: int, workload: str) -> int:
+    """A warm-up batch that touches every slot for I/O (keep-alive sessions), a few tasks for CPU."""
+    slots = concurrency if workload.startswith("io") else min(concurrency, os.cpu_count() or 1)
+    return max(1, min(count, slots))
+
+
+def _celery_run(app: Celery, settings: LabSettings, plan: ComparePlan, workers: fleet.PoolWorkers,
+                args: WorkloadArgs, repeat: int, console: Console | None) -> dict[str, Any]:
+    _, backend = redis_clients(settings)
+    fleet.purge_queue(app, workers.queue)
+    cpu_before = fleet.cpu_seconds(workers.pids)
+    outcome = run_batch(app, settings, args, plan.count, workers.queue, timeout_s=plan.timeout_s, console=console)
+    cpu_after = fleet.cpu_seconds(workers.pids)
+    worker_cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
+    summary = outcome.summary
+    return _run_figures(args.workload, workers.pool, repeat, outcome.collected.records, submitted=summary.submitted,
+                        failed=summary.failed, lost=summary.lost, throughput=summary.throughput,
+                        wall_s=summary.wall_s, processes=summary.per_process, worker_cpu_s=worker_cpu,
+                        check=cross_check(outcome, backend))
+
+
+def _baseline_run(name: str, workers: int, settings: LabSettings, plan: ComparePlan, args: WorkloadArgs,
+                  repeat: int) -> dict[str, Any]:
+    run = inprocess.run_baseline(name, workers, args, plan.count, settings.http_timeout_s)
+    return _run_figures(args.workload, name, repeat, run.records, submitted=plan.count, failed=0,
+                        lost=plan.count - len(run.records), throughput=run.throughput, wall_s=run.wall_s,
+                        processes=len({r["pid"] for r in run.records}), worker_cpu_s=None,
+                        check={"backend_results": None, "producer_throughput": run.throughput, "agree": True,
+                               "note": "in-process"})
+
+
+def baseline_workers(name: str, settings: LabSettings) -> int:
+    """ThreadPoolExecutor gets the threads pool's concurrency, ProcessPoolExecutor one process per core."""
+    return settings.io_concurrency if name == inprocess.THREAD_BASELINE else settings.cpu_workers
+
+
+def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan,
+                console: Console | None = None) -> dict[str, Any]:
+    """Run the plan and return the record body: environment, pools, every run, cells and verdicts."""
+    runs: list[dict[str, Any]] = []
+    say = console.print if console else (lambda *_: None)
+    needs_target = "io_http" in plan.workloads
+    with fleet.latency_target(settings) if needs_target else nullcontext(), \
+            fleet.pool_workers(app, settings, plan.pools) as workers:
+        for pool, found in workers.items():
+            origin = "started here" if found.started_here else "already running"
+            say(f"{pool:<14} {found.concurrency:>3} slots on {len(found.nodes)} worker(s) ({origin})")
+        for workload in plan.workloads:
+            args = plan.args_for(workload, settings)
+            for pool in plan.pools:
+                fleet.purge_queue(app, pool)
+                run_batch(app, settings, args, warmup_count(plan.count, workers[pool].concurrency, workload), pool,
+                          timeout_s=plan.timeout_s)
+            for repeat in range(plan.repeat):
+                order = plan.pools[repeat % len(plan.pools):] + plan.pools[:repeat % len(plan.pools)]
+                for pool in order:
+                    runs.append(_celery_run(app, settings, plan, workers[pool], args, repeat, console))
+                    _say_run(say, runs[-1])
+                if plan.baselines:
+                    for name in inprocess.BASELINES:
+                        runs.append(_baseline_run(name, baseline_workers(name, settings), settings, plan, args,
+                                                  repeat))
+                        _say_run(say, runs[-1])
+        pools_info = {pool: {"concurrency": w.concurrency, "nodes": w.nodes, "started_here": w.started_here,
+                             "concurrency_rule": concurrency_rule(pool)} for pool, w in workers.items()}
+    if plan.baselines:
+        for name in inprocess.BASELINES:
+            pools_info[name] = {"concurrency": baseline_workers(name, settings), "nodes": [], "started_here": True,
+                                "concurrency_rule": concurrency_rule(name)}
+    cells, verdicts = analyse(runs, pools_info, plan.count, {w: plan.args_for(w, settings).size
+                                                              for w in plan.workloads},
+                              cores=os.cpu_count() or 1, consumer_ceiling_tps=settings.consumer_ceiling_tps)
+    return {"environment": environment(settings, gil_free_python=_ft_state(settings, plan.pools)),
+            "plan": {**asdict(plan), "sizes": {w: plan.args_for(w, settings).size for w in plan.workloads}},
+            "pools": pools_info, "runs": runs, "cells": cells, "verdicts": verdicts}
+
+
+def concurrency_rule(pool: str) -> str:
+    """Why a pool gets the concurrency it gets (shown in the report)."""
+    return {
+        "prefork": "one process per core (LAB_CPU_CONCURRENCY, 0 = cores): more processes only share the cores",
+        "threads": "LAB_IO_CONCURRENCY threads: waits overlap; CPU work still takes turns on the GIL",
+        "gevent": "LAB_IO_CONCURRENCY greenlets: one OS thread, waits overlap via monkey-patched sockets",
+        "solo": "1: one task at a time in the worker process (the reference for speedups)",
+        "threads_nogil": "LAB_IO_CONCURRENCY threads on free-threaded CPython (PYTHON_GIL=0)",
+        inprocess.THREAD_BASELINE: "ThreadPoolExecutor(LAB_IO_CONCURRENCY): the threads pool without the queue",
+        inprocess.PROCESS_BASELINE: "ProcessPoolExecutor(cores): prefork without the queue",
+    }.get(pool, "as the running worker reports")
+
+
+def _ft_state(settings: LabSettings, pools: list[str]) -> dict[str, Any] | None:
+    if fleet.FREETHREADED_POOL not in pools:
+        return None
+    python = fleet.freethreaded_python(settings)
+    return {"python": python, "gil_enabled": fleet.gil_enabled_with_worker(python) if python else None}
+
+
+def _say_run(say: Any, run: dict[str, Any]) -> None:
+    flag = "" if run["check"]["agree"] else f"  [red]CHECK: {run['check']['note']}[/]"
+    lost = f", {run['failed']} failed, {run['lost']} lost" if run["failed"] or run["lost"] else ""
+    say(f"  {run['workload']:<9} {run['pool']:<17} #{run['repeat'] + 1}  "
+        f"{run['throughput']:>9,.1f} tasks/s{lost}{flag}")
+
+

@@ -1,0 +1,158 @@
+"""From a compare's runs to its cells: medians, speedups, efficiency vs the ideal, the bottleneck, verdicts.
+
+Plain functions over the JSON-ready run dicts, so `producer report` can recompute from a record.
+
+- Ideal: CPU workloads — min(slots, cores) tasks at once, each taking the measured single-task CPU
+  time t (median thread CPU time over the workload's runs); I/O workloads — ``slots`` waits of
+  ``size`` ms at once. Both for a batch of ``count`` tasks: count / (⌈count / slots⌉ × t).
+- Bottleneck: the lowest of the bounds that apply — cores (worker CPU per task, or with the GIL one
+  core per worker process for pure-Python work), concurrency / latency (I/O), and the per-process
+  consumer ceiling (Celery cells: worker processes × ``LAB_CONSUMER_CEILING_TPS``).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from typing import Any
+
+from producer.inprocess import BASELINES, PROCESS_BASELINE
+
+#: Pools whose pure-Python work takes turns on one GIL per process.
+GIL_POOLS = frozenset({"threads", "gevent", "solo", "inproc-threads"})
+#: Pools whose parallel slots are processes (each with its own GIL).
+PROCESS_POOLS = frozenset({"prefork", PROCESS_BASELINE})
+#: Below this share of the tightest bound, a cell's limit is not explained by the bounds we know.
+EXPLAINED_SHARE = 0.5
+
+
+def is_io(workload: str) -> bool:
+    """I/O workloads wait; the others compute."""
+    return workload.startswith("io")
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else math.nan
+
+
+def _ideal(workload: str, count: int, slots: int, cores: int, task_s: float) -> float:
+    parallel = slots if is_io(workload) else min(slots, cores)
+    if parallel < 1 or not task_s or math.isnan(task_s):
+        return math.nan
+    return count / (math.ceil(count / parallel) * task_s)
+
+
+def _bounds(workload: str, pool: str, info: dict[str, Any], runs: list[dict[str, Any]], *, cores: int,
+            count: int, task_s: float, size_ms: int, ceiling_tps: float) -> list[tuple[str, float, str]]:
+    """(name, tasks/s bound, the figures behind it) for every limit that applies to this cell.
+
+    Slots beyond the batch size cannot help, so a bound uses min(slots, count) and whole waves.
+    """
+    concurrency = int(info["concurrency"])
+    slots = min(concurrency, count)
+    slot_text = f"{slots} slots" if slots == concurrency else f"min({concurrency} slots, {count} tasks)"
+    processes = max(1, len(info.get("nodes") or []) or _median([r["processes"] for r in runs]) or 1)
+    bounds = []
+    completed = sum(r["completed"] for r in runs)
+    worker_cpu = [r["worker_cpu_s"] for r in runs if r.get("worker_cpu_s") is not None]
+    cpu_per_task = sum(worker_cpu) / completed if worker_cpu and completed else math.nan
+    if not is_io(workload) or not math.isnan(cpu_per_task):
+        per_task = max(task_s if not is_io(workload) else 0.0, 0.0 if math.isnan(cpu_per_task) else cpu_per_task)
+        gil_bound = workload == "cpu" and pool in GIL_POOLS
+        usable = min(cores, int(processes)) if gil_bound else min(cores, slots)
+        if per_task > 0:
+            label = "GIL: 1 core/process" if gil_bound and usable < cores else "cores"
+            source = "worker CPU" if not math.isnan(cpu_per_task) else "task CPU"
+            bounds.append((label, count / (math.ceil(count / usable) * per_task),
+                           f"{usable} core(s) / {per_task * 1000:,.1f} ms {source} per task"))
+    if is_io(workload) and size_ms > 0:
+        bounds.append(("concurrency÷latency", count / (math.ceil(count / slots) * size_ms / 1000.0),
+                       f"{slot_text} / {size_ms} ms"))
+    if pool not in BASELINES:
+        consumers = len(info.get("nodes") or []) or 1
+        bounds.append(("consumer ceiling", consumers * ceiling_tps,
+                       f"{consumers} consumer process(es) × {ceiling_tps:,.0f}/s"))
+    return bounds
+
+
+def _bottleneck(bounds: list[tuple[str, float, str]], throughput: float) -> dict[str, Any]:
+    if not bounds or math.isnan(throughput):
+        return {"name": "unknown", "bound": None, "share": None, "figures": ""}
+    name, bound, figures = min(bounds, key=lambda b: b[1])
+    share = throughput / bound if bound > 0 else math.nan
+    if share < EXPLAINED_SHARE:
+        return {"name": "overhead", "bound": bound, "share": share,
+                "figures": f"nearest bound {name}: {figures} → ≤ {bound:,.1f}/s; got only {share:.0%}: "
+                           "per-task queue/CPU overhead (or a busy machine)"}
+    return {"name": name, "bound": bound, "share": share, "figures": f"{figures} → ≤ {bound:,.1f}/s; got {share:.0%}"}
+
+
+def analyse(runs: list[dict[str, Any]], pools_info: dict[str, dict[str, Any]], count: int,
+            sizes: dict[str, int], *, cores: int, consumer_ceiling_tps: float
+            ) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Cells (one per workload × pool, in run order) and a one-line verdict per workload."""
+    grouped: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for run in runs:
+        grouped[(run["workload"], run["pool"])].append(run)
+    task_cpu: dict[str, float] = {}
+    for workload in {w for w, _ in grouped}:
+        solo = [r["timings"]["thread_cpu_s"]["p50"] for r in grouped.get((workload, "solo"), [])]
+        every = [r["timings"]["thread_cpu_s"]["p50"] for (w, _), rs in grouped.items() if w == workload for r in rs]
+        task_cpu[workload] = _median([v for v in (solo or every) if v is not None])
+    cells: list[dict[str, Any]] = []
+    for (workload, pool), cell_runs in grouped.items():
+        info = pools_info.get(pool, {"concurrency": 1, "nodes": []})
+        throughputs = [r["throughput"] for r in cell_runs]
+        median_tp = _median(throughputs)
+        size_ms = sizes.get(workload, 0)
+        task_s = size_ms / 1000.0 if is_io(workload) else task_cpu[workload]
+        ideal = _ideal(workload, count, int(info["concurrency"]), cores, task_s)
+        cpu_mean = _median([r["timings"]["thread_cpu_s"]["mean"] for r in cell_runs
+                            if r["timings"]["thread_cpu_s"]["mean"] is not None])
+        run_mean = _median([r["timings"]["run_time_s"]["mean"] for r in cell_runs
+                            if r["timings"]["run_time_s"]["mean"] is not None])
+        bounds = _bounds(workload, pool, info, cell_runs, cores=cores, count=count, task_s=task_s,
+                         size_ms=size_ms, ceiling_tps=consumer_ceiling_tps)
+        cells.append({
+            "workload": workload, "pool": pool, "kind": "in-process" if pool in BASELINES else "celery",
+            "concurrency": info["concurrency"], "runs": len(cell_runs),
+            "throughput_median": median_tp, "throughput_min": min(throughputs), "throughput_max": max(throughputs),
+            "latency_p50_s": _median([r["timings"]["latency_s"]["p50"] for r in cell_runs
+                                      if r["timings"]["latency_s"]["p50"] is not None]),
+            "latency_p95_s": _median([r["timings"]["latency_s"]["p95"] for r in cell_runs
+                                      if r["timings"]["latency_s"]["p95"] is not None]),
+            "thread_cpu_mean_s": cpu_mean, "run_time_mean_s": run_mean,
+            "cpu_share": cpu_mean / run_mean if run_mean and not math.isnan(run_mean) else math.nan,
+            "ideal_throughput": ideal, "efficiency": median_tp / ideal if ideal and not math.isnan(ideal) else math.nan,
+            "submitted": sum(r["submitted"] for r in cell_runs), "completed": sum(r["completed"] for r in cell_runs),
+            "failed": sum(r["failed"] for r in cell_runs), "lost": sum(r["lost"] for r in cell_runs),
+            "checks_agree": all(r["check"]["agree"] for r in cell_runs),
+            "check_notes": [r["check"]["note"] for r in cell_runs if not r["check"]["agree"]],
+            "bottleneck": _bottleneck(bounds, median_tp),
+        })
+    for cell in cells:
+        solo_cell = next((c for c in cells if c["workload"] == cell["workload"] and c["pool"] == "solo"), None)
+        cell["speedup_vs_solo"] = (cell["throughput_median"] / solo_cell["throughput_median"]
+                                   if solo_cell and solo_cell["throughput_median"] else math.nan)
+    return cells, verdicts(cells)
+
+
+def verdicts(cells: list[dict[str, Any]]) -> dict[str, str]:
+    """Per workload: the fastest Celery pool and how many times faster it is than each other pool."""
+    lines = {}
+    for workload in dict.fromkeys(c["workload"] for c in cells):
+        ranked = sorted((c for c in cells if c["workload"] == workload and c["kind"] == "celery"),
+                        key=lambda c: -c["throughput_median"])
+        if not ranked:
+            continue
+        best = ranked[0]
+        others = [f"{best['throughput_median'] / c['throughput_median']:.1f}× {c['pool']}"
+                  for c in ranked[1:] if c["throughput_median"] > 0]
+        line = f"{workload}: {best['pool']} " + (", ".join(others) if others else "only pool measured")
+        baseline = next((c for c in cells if c["workload"] == workload and c["kind"] == "in-process"
+                         and c["pool"] == "inproc-threads"), None)
+        if baseline and baseline["throughput_median"] > 0:
+            line += f" (in-process threads: {baseline['throughput_median']:,.1f}/s)"
+        lines[workload] = line
+    return lines

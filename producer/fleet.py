@@ -1,0 +1,214 @@
+"""Workers for a measurement: find who already consumes a queue, start the missing ones, stop them by PID.
+
+A pool's queue is named after the pool (``config.settings.POOLS``). Pools the stack does not run
+(solo, gevent, threads_nogil) get a worker started here, with the fast start options, and stopped
+when the measurement ends. ``threads_nogil`` is a threads worker on the free-threaded interpreter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import requests
+from celery import Celery
+
+from config.settings import LabSettings
+from producer import processes, roles
+from producer.errors import BadInput, LabError
+from producer.processes import Child
+
+ROOT = Path(__file__).resolve().parent.parent
+FREETHREADED_POOL = "threads_nogil"
+
+
+@dataclass
+class PoolWorkers:
+    """Who runs a pool's tasks: node names, total concurrency, and whether we started them."""
+
+    pool: str
+    queue: str
+    nodes: list[str]
+    concurrency: int
+    started_here: bool
+    children: list[Child] = field(default_factory=list)
+    pids: list[int] = field(default_factory=list)
+
+
+def freethreaded_python(settings: LabSettings) -> str | None:
+    """The free-threaded interpreter: ``LAB_FREETHREADED_PYTHON``, else the venv `make freethreaded` builds."""
+    if settings.freethreaded_python:
+        return settings.freethreaded_python
+    candidate = settings.freethreaded_venv / "bin" / "python"
+    return str(candidate) if candidate.exists() else None
+
+
+def freethreaded_env() -> dict[str, str]:
+    """Environment for a free-threaded worker: the pool label, and the GIL forced off (PYTHON_GIL=0)."""
+    return {"LAB_POOL_LABEL": FREETHREADED_POOL, "PYTHON_GIL": "0"}
+
+
+def gil_enabled_with_worker(python: str) -> bool:
+    """Import the worker's task modules on ``python`` (as a worker would) and report ``sys._is_gil_enabled()``."""
+    env = {**os.environ, **freethreaded_env(), "PYTHONPATH": str(ROOT)}
+    code = "import sys, worker.tasks; print(getattr(sys, '_is_gil_enabled', lambda: True)())"
+    try:
+        output = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=60, env=env,
+                                cwd=ROOT, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as error:
+        raise LabError(f"free-threaded Python {python} cannot import the worker: {error}") from None
+    return output != "False"
+
+
+def pool_concurrency(pool: str, settings: LabSettings) -> int:
+    """Slots a worker started here gets: prefork one process per core, solo 1, threads/gevent the I/O setting."""
+    if pool == "prefork":
+        return settings.cpu_workers
+    if pool == "solo":
+        return 1
+    return settings.io_concurrency
+
+
+def consumers(app: Celery, queue: str, timeout_s: float = 1.0) -> dict[str, tuple[int, int]]:
+    """Nodes consuming ``queue`` now: node → (max concurrency, main PID), from ``inspect stats``."""
+    inspector = app.control.inspect(timeout=timeout_s)
+    queues = inspector.active_queues() or {}
+    nodes = [node for node, listed in queues.items() if any(q.get("name") == queue for q in listed)]
+    if not nodes:
+        return {}
+    stats = app.control.inspect(destination=nodes, timeout=timeout_s).stats() or {}
+    found = {}
+    for node in nodes:
+        info = stats.get(node, {})
+        local = node.rsplit("@", 1)[-1] == socket.gethostname()  # a PID from another host means nothing here
+        found[node] = (int(info.get("pool", {}).get("max-concurrency", 0) or 0),
+                       int(info.get("pid", 0) or 0) if local else 0)
+    return found
+
+
+def celery_hostname(name: str) -> str:
+    """The node name Celery gives ``-n name@%h``."""
+    return f"{name}@{socket.gethostname()}"
+
+
+def wait_ready(app: Celery, nodes: list[str], children: list[Child], timeout_s: float) -> None:
+    """Block until every node answers ping; fail at once if one of our processes died."""
+    deadline = time.monotonic() + timeout_s
+    missing = set(nodes)
+    while missing and time.monotonic() < deadline:
+        for reply in app.control.ping(destination=sorted(missing), timeout=0.5) or []:
+            missing -= set(reply)
+        dead = [c for c in children if not processes.is_running(c)]
+        if dead:
+            raise LabError(f"worker {dead[0].role} exited at start; see {dead[0].log}")
+    if missing:
+        raise LabError(f"workers {', '.join(sorted(missing))} did not answer ping within {timeout_s:.0f} s")
+
+
+def spawn_workers(app: Celery, settings: LabSettings, pool: str, concurrency: int, queue: str, *,
+                  count: int = 1, tag: str = "lab") -> PoolWorkers:
+    """Start ``count`` worker processes of ``pool`` on ``queue`` and wait until all answer ping."""
+    celery_pool, python, extra_env = pool, None, {}
+    if pool == FREETHREADED_POOL:
+        python = freethreaded_python(settings)
+        if python is None:
+            raise BadInput("no free-threaded Python: run `make freethreaded` or set LAB_FREETHREADED_PYTHON")
+        celery_pool, extra_env = "threads", freethreaded_env()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT), **extra_env}
+    run_id = uuid.uuid4().hex[:6]
+    children, nodes = [], []
+    try:
+        for index in range(count):
+            name = f"{tag}-{pool}-{run_id}-{index}"
+            command = roles.worker_command(celery_pool, concurrency, queue, name)
+            if python:
+                command[0] = python
+            log = settings.state_dir / "logs" / f"{name}.log"
+            children.append(processes.spawn(f"worker-{name}", command, log, env))
+            nodes.append(celery_hostname(name))
+        wait_ready(app, nodes, children, settings.worker_ready_timeout_s)
+    except BaseException:
+        stop_all(children)
+        raise
+    return PoolWorkers(pool, queue, nodes, concurrency * count, True, children, [c.pid for c in children])
+
+
+def stop_all(children: list[Child]) -> None:
+    """Stop every worker we started (warm shutdown, then SIGKILL), by PID."""
+    for child in children:
+        processes.stop(child, grace_s=15)
+
+
+@contextlib.contextmanager
+def pool_workers(app: Celery, settings: LabSettings, pools: list[str]) -> Iterator[dict[str, PoolWorkers]]:
+    """Each pool's workers: the ones already consuming its queue, else ones started here (stopped on exit)."""
+    found: dict[str, PoolWorkers] = {}
+    try:
+        for pool in pools:
+            existing = consumers(app, pool)
+            if existing:
+                found[pool] = PoolWorkers(pool, pool, sorted(existing), sum(c for c, _ in existing.values()), False,
+                                          pids=[pid for _, pid in existing.values() if pid])
+            else:
+                found[pool] = spawn_workers(app, settings, pool, pool_concurrency(pool, settings), pool,
+                                            tag="compare")
+        yield found
+    finally:
+        stop_all([child for workers in found.values() for child in workers.children])
+
+
+@contextlib.contextmanager
+def latency_target(settings: LabSettings) -> Iterator[bool]:
+    """The latency target: the one that answers, else one started here (yields whether we started it)."""
+    health = f"{settings.effective_target_url.rstrip('/')}/healthz"
+    if _answers(health):
+        yield False
+        return
+    if settings.target_host not in ("127.0.0.1", "localhost"):
+        raise LabError(f"the latency target {settings.effective_target_url} does not answer")
+    child = processes.spawn("target", roles.target_command(settings), settings.state_dir / "logs" / "target.log",
+                            {**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        deadline = time.monotonic() + 30
+        while not _answers(health):
+            if time.monotonic() > deadline or not processes.is_running(child):
+                raise LabError(f"the latency target did not start; see {child.log}")
+            time.sleep(0.1)
+        yield True
+    finally:
+        processes.stop(child)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def cpu_seconds(pids: list[int]) -> float | None:
+    """User + system CPU time of these local processes and their children (None if one is not local)."""
+    total = 0.0
+    try:
+        for pid in pids:
+            process = psutil.Process(pid)
+            for member in [process, *process.children(recursive=True)]:
+                times = member.cpu_times()
+                total += times.user + times.system
+    except psutil.Error:
+        return None
+    return total if pids else None
+
+
+def purge_queue(app: Celery, queue: str) -> int:
+    """Drop whatever waits in ``queue`` (only that queue: others may share this Redis)."""
+    with app.connection_for_write() as connection:
+        return int(connection.default_channel.queue_purge(queue) or 0)

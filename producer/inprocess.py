@@ -1,0 +1,75 @@
+"""In-process baselines: the same workload functions under ThreadPoolExecutor and ProcessPoolExecutor.
+
+This is the seed article's own experiment, with no queue at all, so the cost of Celery + Redis per
+task shows next to each pool. Timings are taken exactly as a worker takes them (wall, thread CPU).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from worker import workloads
+from worker.task_args import WorkloadArgs
+
+#: Baseline names as they appear in tables and records.
+THREAD_BASELINE = "inproc-threads"
+PROCESS_BASELINE = "inproc-processes"
+BASELINES = (THREAD_BASELINE, PROCESS_BASELINE)
+
+
+def run_one(workload: str, size: int, url: str, http_timeout_s: float) -> dict[str, Any]:
+    """Run one workload call and return the same timing fields a Celery task result carries."""
+    started = time.time()
+    cpu_start = time.thread_time()
+    runners = {
+        "cpu": lambda: workloads.cpu(size),
+        "cpu_nogil": lambda: workloads.cpu_nogil(size),
+        "io_http": lambda: workloads.io_http(url, size, http_timeout_s),
+        "io_sleep": lambda: workloads.io_sleep(size),
+        "noop": workloads.noop,
+    }
+    runners[workload]()
+    thread_cpu = time.thread_time() - cpu_start
+    return {"started": started, "finished": time.time(), "thread_cpu": thread_cpu, "pid": os.getpid(),
+            "thread_id": threading.get_ident()}
+
+
+@dataclass
+class InProcessRun:
+    """One baseline batch: per-call records (``enqueued`` = when the batch was handed to the executor)."""
+
+    name: str
+    workers: int
+    records: list[dict[str, Any]]
+    wall_s: float
+
+    @property
+    def throughput(self) -> float:
+        """Calls per second over the batch's wall time."""
+        return len(self.records) / self.wall_s if self.wall_s > 0 else 0.0
+
+
+def _executor(name: str, workers: int) -> Executor:
+    if name == THREAD_BASELINE:
+        return ThreadPoolExecutor(max_workers=workers)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def run_baseline(name: str, workers: int, args: WorkloadArgs, count: int, http_timeout_s: float) -> InProcessRun:
+    """Run ``count`` calls of ``args`` on a fresh executor, after a warm-up that starts every worker."""
+    with _executor(name, workers) as executor:
+        warmups = [executor.submit(run_one, "noop", 0, "", http_timeout_s) for _ in range(workers)]
+        for future in warmups:
+            future.result()
+        submitted = time.time()
+        futures = [executor.submit(run_one, args.workload, args.size, args.url, http_timeout_s)
+                   for _ in range(count)]
+        records = [{**future.result(), "enqueued": submitted} for future in futures]
+    wall = max(r["finished"] for r in records) - submitted if records else 0.0
+    return InProcessRun(name, workers, records, wall)
