@@ -128,11 +128,99 @@ def _complain(record: dict[str, Any]) -> None:
         raise LabError(f"{failed} task(s) failed and {lost} were lost (see the table)")
 
 
+def sweep(
+    workload: Annotated[str, typer.Option(help=f"one of {', '.join(WORKLOADS)}")] = "io_http",
+    pool: Annotated[str, typer.Option(help="pool of the dedicated workers")] = "threads",
+    concurrency: Annotated[str, typer.Option(help="slots per worker, e.g. 1,2,4,8,16,32,64,128")] = "1,2,4,8,16,32,64",
+    workers: Annotated[str, typer.Option(help="worker processes, e.g. 1,2,4 (scale out)")] = "1",
+    count: Annotated[int | None, typer.Option(help="tasks per point (default: enough for several waves)")] = None,
+    size: Annotated[int | None, typer.Option(help="cpu: n; cpu_nogil: KiB; io_*: ms")] = None,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for one point")] = 600,
+) -> None:
+    """Throughput against concurrency (one worker per point) or against worker processes; ideal line; record."""
+    run_sweep_command(workload, pool, concurrency, workers, count, size, timeout)
+
+
+def run_sweep_command(workload: str, pool: str, concurrency: str, workers: str, count: int | None,
+                      size: int | None, timeout: float) -> dict[str, Any]:
+    """Validate, run, print and record a sweep; returns the record."""
+    from producer.cli import build_args
+    from producer.records import write_record
+    from producer.redis_server import require_redis
+    from producer.sweep import SweepPlan, run_sweep
+    from worker.app import app as celery_app
+
+    settings = get_settings()
+    args = build_args(workload, size, None)
+    pool = parse_names(pool, POOLS, "pool")[0]
+    concurrencies = parse_ints(concurrency, "concurrency", high=1024)
+    worker_counts = parse_ints(workers, "workers", high=64)
+    if len(concurrencies) > 1 and len(worker_counts) > 1:
+        raise BadInput("sweep either --concurrency or --workers (give the other a single value)")
+    if not math.isfinite(timeout) or timeout <= 0:
+        raise BadInput(f"--timeout must be a positive number of seconds, got {timeout}")
+    slots = max(concurrencies) * max(worker_counts)
+    chosen = count if count is not None else (3000 if workload == "noop" else min(5000, max(100, 4 * slots)))
+    plan = SweepPlan(workload, pool, args, check_positive(chosen, "count", settings.max_count),
+                     concurrencies, worker_counts, timeout)
+    require_redis(settings.broker_url, settings.broker_connect_timeout_s)
+
+    def show(point: dict[str, Any]) -> None:
+        err.print(f"  {point['label']:<22} {point['throughput']:>9,.1f} tasks/s  (failed {point['failed']}, "
+                  f"lost {point['lost']}, machine CPU {point['machine_cpu_percent']:.0f}%)", highlight=False)
+
+    record = run_sweep(celery_app, settings, plan, on_point=show)
+    path = write_record(settings, "sweep", record)
+    out.print(sweep_table(record))
+    err.print(f"record: {path}")
+    failed = sum(p["failed"] for p in record["points"])
+    lost = sum(p["lost"] for p in record["points"])
+    if failed or lost:
+        raise LabError(f"{failed} task(s) failed and {lost} were lost (see the table)")
+    return record
+
+
+def sweep_table(record: dict[str, Any]) -> Any:
+    """The rich table of a sweep record."""
+    from rich.table import Table
+
+    table = Table(title=record["title"], caption="\n".join(record.get("notes", [])) or None)
+    for header in ("workers × slots", "tasks/s", "ideal", "vs ideal", "producer clock", "machine CPU",
+                   "saturated", "failed/lost"):
+        table.add_column(header, justify="left" if header in ("workers × slots", "saturated") else "right")
+    for p in record["points"]:
+        ideal = p.get("ideal")
+        ok = ideal is not None and isinstance(ideal, float) and math.isfinite(ideal) and ideal > 0
+        table.add_row(f"{p['workers']} × {p['concurrency']}", f"{p['throughput']:,.1f}",
+                      f"{ideal:,.1f}" if ok else "–", f"{p['throughput'] / ideal:.0%}" if ok else "–",
+                      f"{p['producer_throughput']:,.1f}" + ("" if p.get("check_agree", True) else " DISAGREE"),
+                      f"{p['machine_cpu_percent']:.0f}%", p["saturated"],
+                      f"{p['failed']}/{p['lost']}")
+    if record.get("redis_limit_tps"):
+        table.caption = (table.caption or "") + f"\nRedis probe: {record['redis_limit_tps']:,.0f} pipelined " \
+                                                "LPUSH+RPOP pairs/s"
+    return table
+
+
+def report(
+    results_dir: Annotated[Path | None, typer.Option(help="where the records are (default LAB_RESULTS_DIR)")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="output directory (default RESULTS_DIR/report)")] = None,
+) -> None:
+    """HTML + Markdown report with PNG charts from the newest compare record and the sweep records."""
+    from producer.compare_table import compare_table
+    from producer.records import load_records
+    from producer.report import render
+
+    source = results_dir or get_settings().results_dir
+    rendered = render(source, out_dir or source / "report")
+    compares = load_records(source, "compare")
+    if compares:
+        out.print(compare_table(compares[-1][1]))
+    err.print(f"report: {rendered.html_path} and {rendered.markdown_path} ({len(rendered.images)} charts)")
+
+
 def register(app: typer.Typer) -> None:
     """Add the measuring commands to the main CLI."""
     app.command()(compare)
-
-
-def results_dir_option(path: Path | None) -> Path:
-    """The results directory: the option or ``LAB_RESULTS_DIR``."""
-    return path or get_settings().results_dir
+    app.command()(sweep)
+    app.command()(report)
