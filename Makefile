@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: venv demo up down test lint clean
+.PHONY: venv demo up down test lint clean compose-up compose-down compose-test
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "need Python >= 3.11 (set PYTHON=...)")'
@@ -39,6 +39,27 @@ test: venv lint
 lint: venv
 	$(BIN)/ruff check config worker producer tests benchmarks
 	$(BIN)/mypy
+
+## Docker Compose. pip inside `docker build` uses this machine's index (read from pip's config here,
+## passed as a build arg, never written into a file). compose-up creates .env with generated passwords.
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+HOST_PIP_INDEX = $${PIP_INDEX_URL:-$$($(PYTHON) -m pip config get global.index-url 2>/dev/null)}
+
+.env:
+	@umask 077; sed -e "s/^REDIS_PASSWORD=$$/REDIS_PASSWORD=$$($(PYTHON) -c 'import secrets; print(secrets.token_hex(24))')/" \
+		-e "s/^LAB_FLOWER_PASSWORD=$$/LAB_FLOWER_PASSWORD=$$($(PYTHON) -c 'import secrets; print(secrets.token_hex(12))')/" \
+		.env.example > .env
+	@echo "wrote .env with generated passwords (Flower: user admin, LAB_FLOWER_PASSWORD in .env)"
+
+compose-up: .env
+	PIP_INDEX_URL="$(HOST_PIP_INDEX)" $(COMPOSE) up -d --build
+
+compose-down:
+	$(COMPOSE) down
+
+## compose-test: build, start, scale and exercise the compose stack for real (needs a Docker engine)
+compose-test: venv
+	PIP_INDEX_URL="$(HOST_PIP_INDEX)" $(BIN)/python -m pytest -m compose -s -p no:cacheprovider tests/test_compose.py
 
 clean:
 	rm -rf $(VENV) .lab results test-artifacts .pytest_cache .mypy_cache .ruff_cache
