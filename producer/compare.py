@@ -92,7 +92,7 @@ def _run_figures(workload: str, pool: str, repeat: int, records: list[dict[str, 
         "workload": workload, "pool": pool, "repeat": repeat, "submitted": submitted, "completed": len(records),
         "failed": failed, "lost": lost, "throughput": throughput, "wall_s": wall_s, "processes": processes,
         "worker_cpu_s": worker_cpu_s, "timings": timing_summary(records), "latency_samples": latency_samples(records),
-        "check": check,
+        "reported_pools": sorted({str(r["pool"]) for r in records if "pool" in r}), "check": check,
     }
 
 

@@ -1,0 +1,93 @@
+"""`producer compare` end to end: real workers (the session's, plus solo/gevent it starts), a JSON record."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from producer.compare_analysis import analyse
+from tests.test_cli import producer
+
+
+def _only_record(results: Path, kind: str) -> dict[str, Any]:
+    paths = sorted(results.glob(f"{kind}-*.json"))
+    assert len(paths) == 1, paths
+    return json.loads(paths[0].read_text())
+
+
+def test_compare_fills_every_cell_and_writes_a_record(both_workers: dict[str, str], tmp_path: Path) -> None:
+    result = producer("compare", "--workloads", "cpu,io_sleep", "--pools", "prefork,threads,solo,gevent",
+                      "--count", "4", "--repeat", "1", "--sizes", "cpu=2000,io_sleep=20", timeout=240,
+                      LAB_RESULTS_DIR=str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = _only_record(tmp_path, "compare")
+    cells = {(c["workload"], c["pool"]): c for c in record["cells"]}
+    pools = ["prefork", "threads", "solo", "gevent", "inproc-threads", "inproc-processes"]
+    assert set(cells) == {(w, p) for w in ("cpu", "io_sleep") for p in pools}
+    for cell in cells.values():
+        assert (cell["completed"], cell["failed"], cell["lost"]) == (4, 0, 0), cell
+        assert cell["throughput_median"] > 0 and cell["bottleneck"]["name"]
+    for run in record["runs"]:
+        if run["pool"] in ("prefork", "threads", "solo", "gevent"):
+            assert run["reported_pools"] == [run["pool"]]  # the worker that ran them is the pool named
+            assert run["check"]["backend_results"] == 4
+    assert record["pools"]["solo"]["started_here"] and record["pools"]["gevent"]["started_here"]
+    assert not record["pools"]["prefork"]["started_here"]  # the session's worker consumes that queue
+    assert set(record["verdicts"]) == {"cpu", "io_sleep"}
+    assert record["environment"]["cores"] >= 1 and record["environment"]["celery"]
+    assert "compare: 4 tasks" in result.stdout and "inproc-processes" in result.stdout
+
+
+def test_threads_nogil_runs_on_the_free_threaded_interpreter(both_workers: dict[str, str], tmp_path: Path,
+                                                            settings: Any) -> None:
+    from producer.fleet import freethreaded_python
+
+    if freethreaded_python(settings) is None:
+        pytest.skip("no free-threaded Python (make freethreaded)")
+    result = producer("compare", "--workloads", "cpu", "--pools", "threads_nogil", "--count", "4", "--repeat", "1",
+                      "--sizes", "cpu=2000", "--no-baselines", timeout=180, LAB_RESULTS_DIR=str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = _only_record(tmp_path, "compare")
+    assert [r["reported_pools"] for r in record["runs"]] == [["threads_nogil"]]
+    assert record["environment"]["gil_free_python"]["gil_enabled"] is False
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--pools", "fibers"], "unknown pool 'fibers'"),
+    (["--workloads", "cpu,bogus"], "unknown workload 'bogus'"),
+    (["--count", "0"], "--count must be at least 1"),
+    (["--repeat", "0"], "--repeat must be at least 1"),
+    (["--sizes", "cpu=99999999"], "above the cap"),
+    (["--sizes", "cpu"], "--sizes wants workload=integer pairs"),
+])
+def test_compare_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
+    result = producer("compare", *args)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and message in result.stderr
+
+
+def _run(workload: str, pool: str, throughput: float, cpu_s: float, run_s: float) -> dict[str, Any]:
+    timing = {"mean": cpu_s, "p50": cpu_s, "p95": cpu_s, "p99": cpu_s}
+    return {"workload": workload, "pool": pool, "repeat": 0, "submitted": 10, "completed": 10, "failed": 0,
+            "lost": 0, "throughput": throughput, "wall_s": 10 / throughput, "processes": 1, "worker_cpu_s": None,
+            "timings": {"latency_s": {"p50": run_s, "p95": run_s}, "thread_cpu_s": timing,
+                        "run_time_s": {"mean": run_s, "p50": run_s}},
+            "latency_samples": [], "check": {"agree": True, "note": ""}}
+
+
+def test_analysis_speedup_efficiency_bottleneck_and_verdict() -> None:
+    pools = {"prefork": {"concurrency": 2, "nodes": ["a"]}, "threads": {"concurrency": 8, "nodes": ["b"]},
+             "solo": {"concurrency": 1, "nodes": ["c"]}}
+    runs = [_run("cpu", "prefork", 19.0, 0.1, 0.1), _run("cpu", "threads", 10.0, 0.1, 0.8),
+            _run("cpu", "solo", 10.0, 0.1, 0.1)]
+    cells, verdicts = analyse(runs, pools, 10, {"cpu": 25000}, cores=2, consumer_ceiling_tps=600)
+    by_pool = {c["pool"]: c for c in cells}
+    assert math.isclose(by_pool["prefork"]["speedup_vs_solo"], 1.9)
+    assert math.isclose(by_pool["prefork"]["efficiency"], 0.95)  # ideal: 2 cores / 0.1 s
+    assert by_pool["threads"]["bottleneck"]["name"] == "GIL: 1 core/process"
+    assert by_pool["prefork"]["bottleneck"]["name"] == "cores"
+    assert verdicts["cpu"].startswith("cpu: prefork 1.9× threads, 1.9× solo")
