@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: venv demo up down test lint clean compose-up compose-down compose-test
+.PHONY: venv demo up down test lint clean compose-up compose-down compose-test freethreaded report
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "need Python >= 3.11 (set PYTHON=...)")'
@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## demo: start the local stack (unless it is up), run CPU and I/O batches on both pools, print the table, stop what it started
+## demo: start the local stack (unless it is up), print the compare table (cpu and io_http on every pool, in-process
+## baselines; solo/gevent workers started and stopped by compare), stop what it started
 demo: venv
 	@if $(BIN)/producer stack status >/dev/null 2>&1; then \
 		$(BIN)/producer demo; \
@@ -24,6 +25,14 @@ demo: venv
 		$(BIN)/producer stack up --detach || exit 1; \
 		$(BIN)/producer demo; rc=$$?; $(BIN)/producer stack down; exit $$rc; \
 	fi
+
+## freethreaded: CPython 3.13.5t + a venv for the threads_nogil pool (compare picks it up when present)
+freethreaded:
+	bash scripts/build_freethreaded.sh
+
+## report: HTML + Markdown with PNG charts from the records in results/ (compare, sweep)
+report: venv
+	$(BIN)/producer report
 
 ## up: the local stack in the foreground (Ctrl-C stops it); down: stop a detached one
 up: venv

@@ -17,7 +17,7 @@ from config.settings import POOLS, WORKLOADS, get_settings
 from producer.cli_measure import register as register_measure_commands
 from producer.console import err, out
 from producer.errors import BadInput, LabError
-from producer.tables import side_by_side_table, summary_table
+from producer.tables import summary_table
 from worker.task_args import BadTaskArgs, WorkloadArgs, check_args, default_size
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -107,25 +107,14 @@ def submit(
 
 @app.command()
 def demo(
-    count: Annotated[int, typer.Option(help="tasks per batch")] = 40,
-    io_count: Annotated[int, typer.Option(help="tasks per I/O batch")] = 200,
+    count: Annotated[int, typer.Option(help="tasks per batch")] = 16,
+    repeat: Annotated[int, typer.Option(help="measured batches per pool (after one warm-up)")] = 2,
+    workloads: Annotated[str, typer.Option(help="comma-separated workloads")] = "cpu,io_http",
 ) -> None:
-    """CPU and I/O batches on the prefork and threads pools, side by side (the stack must be up)."""
-    from producer.batch_run import run_batch
-    from worker.app import app as celery_app
+    """The compare table, quick: cpu and io_http on every pool, in-process baselines (the stack must be up)."""
+    from producer.cli_measure import run_compare_command
 
-    settings = get_settings()
-    check_count(count)
-    check_count(io_count)
-    summaries = []
-    for workload, n in (("cpu", count), ("io_http", io_count)):
-        args = build_args(workload, None, None)
-        for queue in (settings.cpu_queue, settings.io_queue):
-            outcome = run_batch(celery_app, settings, args, n, queue, timeout_s=600, console=console)
-            summaries.append(outcome.summary)
-    out.print(side_by_side_table(summaries, title="prefork vs threads, same workload code"))
-    if any(s.failed or s.lost for s in summaries):
-        raise LabError("some tasks failed or were lost (see the table)")
+    run_compare_command(workloads, None, count, repeat, "", True, 600)
 
 
 @stack_app.command("up")

@@ -28,6 +28,8 @@ from worker.task_args import WorkloadArgs, default_size
 #: Throughputs by the task records and by the producer's clock may differ by this much (poll lag).
 AGREEMENT_TOLERANCE = 0.25
 AGREEMENT_SLACK_S = 0.3
+#: A 1-minute load average above this many runnable processes per core means others compete with the run.
+BUSY_LOAD_PER_CORE = 0.75
 
 
 @dataclass
@@ -137,6 +139,11 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan,
     """Run the plan and return the record body: environment, pools, every run, cells and verdicts."""
     runs: list[dict[str, Any]] = []
     say = console.print if console else (lambda *_: None)
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    busy = load_before > BUSY_LOAD_PER_CORE * (os.cpu_count() or 1)
+    if busy:
+        say(f"[yellow]note[/]: the machine is busy before the run (load {load_before:.1f} on {os.cpu_count()} "
+            "cores): other processes compete for the cores, CPU-bound figures will be low and noisy")
     needs_target = "io_http" in plan.workloads
     with fleet.latency_target(settings) if needs_target else nullcontext(), \
             fleet.pool_workers(app, settings, plan.pools) as workers:
@@ -168,7 +175,8 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan,
     cells, verdicts = analyse(runs, pools_info, plan.count, {w: plan.args_for(w, settings).size
                                                               for w in plan.workloads},
                               cores=os.cpu_count() or 1, consumer_ceiling_tps=settings.consumer_ceiling_tps)
-    return {"environment": environment(settings, gil_free_python=_ft_state(settings, plan.pools)),
+    return {"environment": environment(settings, gil_free_python=_ft_state(settings, plan.pools),
+                                       load_before=round(load_before, 2), busy_before=busy),
             "plan": {**asdict(plan), "sizes": {w: plan.args_for(w, settings).size for w in plan.workloads}},
             "pools": pools_info, "runs": runs, "cells": cells, "verdicts": verdicts}
 

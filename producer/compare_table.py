@@ -63,6 +63,10 @@ def compare_table(record: dict[str, Any]) -> Table:
 def caption(record: dict[str, Any]) -> str:
     """Verdicts, then how to read the columns."""
     verdict_lines = "\n".join(record.get("verdicts", {}).values())
+    env = record["environment"]
+    if env.get("busy_before"):
+        verdict_lines += (f"\nNOTE: load {env['load_before']} on {env['cores']} cores before the run: "
+                          "others competed for the CPU")
     return (f"{verdict_lines}\nCPU/run = mean thread CPU time / mean run time per task (under threads on "
             f"`cpu`, well below 100%: the GIL made visible). vs ideal: CPU min(slots, cores)/t, "
             f"I/O slots/latency. check: backend SCAN count and producer clock agree with the records.")
