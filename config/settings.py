@@ -48,6 +48,7 @@ class LabSettings(BaseSettings):
     broker_connect_timeout_s: float = Field(3.0, gt=0)
     publish_retries: int = Field(5, ge=0)
     task_events: bool = True
+    fast_redis: bool = Field(True, description="lighter Redis channel, coalesced event flushes (worker/fast_redis.py)")
     execution_log: bool = Field(False, description="record every task execution in Redis (fault tests)")
 
     flower_host: str = "127.0.0.1"

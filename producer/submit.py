@@ -16,6 +16,7 @@ exchange, priorities or expiry set on the task) falls back to the one-by-one ``s
 from __future__ import annotations
 
 import functools
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -120,45 +121,72 @@ def _kwargs_repr(kwargs: dict[str, object], maxsize: int) -> str:
     return str(saferepr(kwargs, maxsize))
 
 
+class _MessageFactory:
+    """The exact ``send_task`` message per task id: a template from ``as_task_v2`` and kombu, per-task fields."""
+
+    def __init__(self, app: Celery, channel: Any, task_name: str, queue_name: str, kwargs: dict[str, object]) -> None:
+        amqp, conf = app.amqp, app.conf
+        options = _exec_options(app, task_name)
+        queue = amqp.queues[queue_name]
+        self.queue_name, self.channel = queue_name, channel
+        self.send_events = bool(conf.task_send_sent_event)
+        self.kwargsrepr_maxsize = amqp.kwargsrepr_maxsize
+        headers, properties, body, sent_event = amqp.as_task_v2(
+            "template", task_name, (), kwargs, reply_to=app.thread_oid, time_limit=options.get("time_limit"),
+            soft_time_limit=options.get("soft_time_limit"), create_sent_event=self.send_events,
+            origin=anon_nodename(), ignore_result=None, argsrepr="()")
+        properties["delivery_mode"] = maybe_delivery_mode(queue.exchange.delivery_mode
+                                                          or conf.task_default_delivery_mode)
+        self.content_type, self.content_encoding, _ = kombu_dumps(body, serializer="json")
+        template = channel.prepare_message("", 0, self.content_type, self.content_encoding, headers, properties)
+        #: Redis list of this priority (kombu's ``_put``): the queue name itself for priority 0.
+        self.key = channel._q_for_pri(queue_name, channel._get_message_priority(template, reverse=False))
+        self.headers, self.properties, self.embed = template["headers"], template["properties"], body[2]
+        self.sent_event = {**(sent_event or {}), "queue": queue_name, "exchange": "", "routing_key": queue_name}
+
+    def delivery_tags(self, count: int) -> list[str]:
+        """kombu's delivery tags are random UUID4 strings; one ``urandom`` call for the whole chunk."""
+        raw = os.urandom(16 * count)
+        return [str(uuid.UUID(bytes=raw[i:i + 16], version=4)) for i in range(0, 16 * count, 16)]
+
+    def build(self, task_id: str, task_kwargs: dict[str, object], delivery_tag: str) -> tuple[str, dict[str, Any]]:
+        """(serialised message, its task-sent event fields): what ``send_task`` + kombu's ``basic_publish`` write."""
+        kwargsrepr = _kwargs_repr(task_kwargs, self.kwargsrepr_maxsize)
+        body, encoding = self.channel.encode_body(json_dumps([[], task_kwargs, self.embed]), self.channel.body_encoding)
+        message = {
+            "body": body,
+            "content-encoding": self.content_encoding,
+            "content-type": self.content_type,
+            "headers": {**self.headers, "id": task_id, "root_id": task_id, "kwargsrepr": kwargsrepr},
+            "properties": {**self.properties, "correlation_id": task_id, "body_encoding": encoding,
+                           "delivery_tag": delivery_tag,
+                           "delivery_info": {"exchange": "", "routing_key": self.queue_name}},
+        }
+        event = {**self.sent_event, "uuid": task_id, "root_id": task_id, "kwargs": kwargsrepr}
+        return json_dumps(message), event
+
+
 def _send_pipelined(app: Celery, batch: Batch, task_name: str, kwargs: dict[str, object], count: int,
                     chunk: int, on_sent: Callable[[int], None] | None) -> None:
-    amqp = app.amqp
-    conf = app.conf
-    options = _exec_options(app, task_name)
-    queue = amqp.queues[batch.queue]
-    delivery_mode = maybe_delivery_mode(queue.exchange.delivery_mode or conf.task_default_delivery_mode)
-    reply_to, origin = app.thread_oid, anon_nodename()
-    send_events = bool(conf.task_send_sent_event)
-    policy = dict(conf.task_publish_retry_policy or {})
+    policy = dict(app.conf.task_publish_retry_policy or {})
     with app.connection_for_write() as connection:
         channel = connection.default_channel
+        factory = _MessageFactory(app, channel, task_name, batch.queue, {**kwargs, "enqueued": 0.0})
         # Celery declares the queue (for Redis: its binding) before publishing; so do we, once.
-        _retrying(lambda: maybe_declare(queue, channel), policy)
-        dispatcher = app.events.Dispatcher(connection, enabled=send_events, buffer_group=["task"],
-                                           buffer_limit=chunk + 1) if send_events else None
+        _retrying(lambda: maybe_declare(app.amqp.queues[batch.queue], channel), policy)
+        dispatcher = app.events.Dispatcher(connection, enabled=True, buffer_group=["task"],
+                                           buffer_limit=chunk + 1) if factory.send_events else None
         try:
             for start in range(0, count, chunk):
-                keys: dict[str, list[str]] = {}
-                ids: list[str] = []
-                for index in range(start, min(start + chunk, count)):
-                    task_id = f"{batch.batch_id}-{index}"
-                    task_kwargs = {**kwargs, "enqueued": time.time()}
-                    headers, properties, body, sent_event = amqp.as_task_v2(
-                        task_id, task_name, (), task_kwargs, reply_to=reply_to,
-                        time_limit=options.get("time_limit"), soft_time_limit=options.get("soft_time_limit"),
-                        create_sent_event=send_events, origin=origin, ignore_result=None, argsrepr="()",
-                        kwargsrepr=_kwargs_repr(task_kwargs, amqp.kwargsrepr_maxsize))
-                    properties["delivery_mode"] = delivery_mode
-                    content_type, content_encoding, data = kombu_dumps(body, serializer="json")
-                    message = channel.prepare_message(data, 0, content_type, content_encoding, headers, properties)
-                    channel._inplace_augment_message(message, "", batch.queue)
-                    key = channel._q_for_pri(batch.queue, channel._get_message_priority(message, reverse=False))
-                    keys.setdefault(key, []).append(json_dumps(message))
-                    ids.append(task_id)
-                    if dispatcher is not None and sent_event is not None:
-                        sent_event.update(queue=batch.queue, exchange="", routing_key=batch.queue)
-                        dispatcher.send("task-sent", **sent_event)
-                _retrying(functools.partial(_push, channel, keys), policy)
+                stop = min(start + chunk, count)
+                ids = [f"{batch.batch_id}-{index}" for index in range(start, stop)]
+                payloads: list[str] = []
+                for task_id, tag in zip(ids, factory.delivery_tags(len(ids)), strict=True):
+                    payload, event = factory.build(task_id, {**kwargs, "enqueued": time.time()}, tag)
+                    payloads.append(payload)
+                    if dispatcher is not None:
+                        dispatcher.send("task-sent", **event)
+                _retrying(functools.partial(_push, channel, {factory.key: payloads}), policy)
                 if dispatcher is not None:
                     dispatcher.flush()
                 batch.task_ids.extend(ids)

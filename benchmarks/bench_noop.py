@@ -1,0 +1,83 @@
+"""No-op tasks end to end: the lab's Celery config vs stock Celery (results on), same pool; and the cost of events.
+
+Both workers run the lab's own worker command (``producer/roles.py``), prefork -c2, differing only in
+``-A`` (``worker.app`` vs ``benchmarks.stock_app``) — so the ratio is the configuration's doing. Both
+get the same batches, published the same way (pipelined ``submit_batch``); throughput is completed
+tasks ÷ (last finish − first enqueue), every task counted (a lost or failed one fails the benchmark).
+The events row runs the lab's worker with and without ``-E`` (the task events Flower needs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from typing import Any
+
+from benchmarks.common import (
+    STOCK_APP,
+    alternating,
+    lab_environment,
+    report,
+    running_worker,
+    unique,
+    worker_command,
+)
+
+
+def run_noop_batch(app: Any, queue: str, count: int) -> float:
+    """Submit ``count`` no-op tasks to ``queue``, wait for all, return tasks/s; raise if any is missing."""
+    from config.settings import get_settings
+    from producer.batch_run import redis_clients
+    from producer.collect import collect_results
+    from producer.submit import submit_batch
+    from worker.task_args import WorkloadArgs
+
+    broker, backend = redis_clients(get_settings())
+    batch = submit_batch(app, WorkloadArgs("noop", 0), count, queue)
+    collected = collect_results(backend, batch.task_ids, timeout_s=300, broker=broker, queue=queue)
+    if len(collected.records) != count or collected.failures or collected.lost:
+        raise RuntimeError(f"{queue}: {len(collected.records)} of {count} done, failures {len(collected.failures)}, "
+                           f"lost {len(collected.lost)}")
+    first = min(record["enqueued"] for record in collected.records)
+    last = max(record["finished"] for record in collected.records)
+    backend.delete(*[f"celery-task-meta-{task_id}" for task_id in batch.task_ids])
+    return count / (last - first)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run both comparisons side by side and report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=3000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=2)
+    options = parser.parse_args(argv)
+    with lab_environment():
+        from worker.app import app
+
+        c = options.concurrency
+        queues = {side: unique(side) for side in ("lab", "stock", "lab_no_events")}
+        commands = {
+            "lab": worker_command("prefork", c, queues["lab"], unique("lab")),
+            "stock": worker_command("prefork", c, queues["stock"], unique("stock"), app_module=STOCK_APP),
+            "lab_no_events": worker_command("prefork", c, queues["lab_no_events"], unique("lab-noev"), events=False),
+        }
+        with running_worker(app, commands["lab"]), running_worker(app, commands["stock"]), \
+                running_worker(app, commands["lab_no_events"]):
+            for queue in queues.values():  # warm-up: imports, connections, first forks
+                run_noop_batch(app, queue, 200)
+            values = alternating(options.repeats, {side: (lambda q=queue: run_noop_batch(app, q, options.count))
+                                                   for side, queue in queues.items()})
+    med = {side: statistics.median(v) for side, v in values.items()}
+    event_cost_us = (1 / med["lab"] - 1 / med["lab_no_events"]) * 1e6
+    report("noop", f"no-op end to end, prefork -c{c}, {options.count} tasks, median of {options.repeats}",
+           {"lab config tasks/s": med["lab"], "stock Celery (results on) tasks/s": med["stock"],
+            "lab config without -E tasks/s": med["lab_no_events"], "all runs": values,
+            "task events cost per task, µs": event_cost_us},
+           {"lab config / stock Celery": (med["lab"] / med["stock"], ">= 1.3"),
+            "with events / without events": (med["lab"] / med["lab_no_events"], "reported")},
+           ["same worker command line (-E, no mingle/gossip, -l INFO), only -A differs",
+            "same producer (pipelined submit) for both; every task counted"])
+
+
+if __name__ == "__main__":
+    main()

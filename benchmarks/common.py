@@ -1,0 +1,164 @@
+"""Shared benchmark plumbing: a private redis-server, real worker subprocesses, medians, ratios and JSON.
+
+Every benchmark calls :func:`lab_environment` *before* importing ``worker.app`` (settings are read once
+at import), starts its own workers with :func:`running_worker`, and stops every process by its PID.
+The machine is small and shared: figures are medians of a few repeats, and every comparison is run
+side by side, alternating, in the same run, so that a ratio compares like with like.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from producer import processes, roles
+from producer.processes import Child
+from producer.redis_server import RedisProcess, free_port, start_redis_server
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = ROOT / "benchmarks" / "results"
+LOG_DIR = RESULTS_DIR / "logs"
+STOCK_APP = "benchmarks.stock_app"
+LAB_APP = "worker.app"
+
+
+@contextlib.contextmanager
+def lab_environment(**extra: str) -> Iterator[RedisProcess]:
+    """A private redis-server on a free port; every ``LAB_*`` URL points at it until exit (stopped by PID)."""
+    tmp = Path(tempfile.mkdtemp(prefix="lab-bench-"))
+    server = start_redis_server(free_port(), tmp / "redis")
+    base = server.url.rsplit("/", 1)[0]
+    os.environ.update({"LAB_BROKER_URL": f"{base}/0", "LAB_RESULT_BACKEND": f"{base}/1",
+                       "LAB_TARGET_PORT": str(free_port()), "LAB_STATE_DIR": str(tmp / "state"), **extra})
+    try:
+        yield server
+    finally:
+        stop_pid(server.pid)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def stop_pid(pid: int) -> None:
+    """SIGTERM one process we started, SIGKILL it after 10 s."""
+    try:
+        process = psutil.Process(pid)
+        process.terminate()
+        process.wait(10)
+    except psutil.TimeoutExpired:
+        process.kill()
+    except psutil.Error:
+        pass
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """This process's environment (the private Redis) for a child, with the repo on ``PYTHONPATH``."""
+    return {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **extra}
+
+
+def worker_command(pool: str, concurrency: int, queue: str, name: str, *, app_module: str = LAB_APP,
+                   events: bool = True) -> list[str]:
+    """The lab's own worker command line (``producer/roles.py``), optionally with another ``-A`` or no ``-E``."""
+    command = roles.worker_command(pool, concurrency, queue, name)
+    command[command.index("-A") + 1] = app_module
+    if not events:
+        command.remove("-E")
+    return command
+
+
+def ping_until_ready(app: Any, hostname: str, child: Child, timeout_s: float = 60.0) -> float:
+    """Poll ``ping`` every ~20 ms until ``hostname`` answers; return the seconds it took."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        replies = app.control.ping(destination=[hostname], timeout=0.02) or []
+        if any(hostname in reply for reply in replies):
+            return time.monotonic() - started
+        if not processes.is_running(child):
+            raise RuntimeError(f"worker {hostname} exited; see {child.log}")
+    raise TimeoutError(f"worker {hostname} did not answer ping within {timeout_s} s")
+
+
+@contextlib.contextmanager
+def running_worker(app: Any, command: list[str], *, env: dict[str, str] | None = None) -> Iterator[tuple[Child, str]]:
+    """Start ``command`` (a worker with ``-n name@%h``), wait until it answers ping, stop it by PID on exit."""
+    name = command[command.index("-n") + 1]
+    hostname = name.replace("%h", socket.gethostname())
+    base = name.split("@", 1)[0]
+    child = processes.spawn(f"bench-{base}", command, LOG_DIR / f"{base}.log", env or child_env())
+    try:
+        ping_until_ready(app, hostname, child)
+        yield child, hostname
+    finally:
+        processes.stop(child, grace_s=15)
+
+
+def unique(prefix: str) -> str:
+    """A fresh queue or node name."""
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def median_of(repeats: int, measure: Callable[[], float]) -> tuple[float, list[float]]:
+    """Median and all values of ``repeats`` calls of ``measure``."""
+    values = [measure() for _ in range(repeats)]
+    return statistics.median(values), values
+
+
+def alternating(repeats: int, sides: dict[str, Callable[[], float]]) -> dict[str, list[float]]:
+    """Measure each side ``repeats`` times, alternating A B A B …, so that load drifts hit both alike."""
+    values: dict[str, list[float]] = {name: [] for name in sides}
+    for _ in range(repeats):
+        for name, measure in sides.items():
+            values[name].append(measure())
+    return values
+
+
+def report(name: str, title: str, rows: dict[str, Any], ratios: dict[str, tuple[float, str]],
+           notes: list[str] | None = None) -> dict[str, Any]:
+    """Print the figures and ratios (with goal and verdict) and write ``benchmarks/results/<name>.json``."""
+    record = {"benchmark": name, "title": title, "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+              "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
+                          "load_1m": os.getloadavg()[0]},
+              "figures": rows, "ratios": {}, "notes": notes or []}
+    print(f"\n== {title} ==")
+    for key, value in rows.items():
+        print(f"  {key}: {_fmt(value)}")
+    for key, (value, goal) in ratios.items():
+        met = _meets(value, goal)
+        record["ratios"][key] = {"value": round(value, 3), "goal": goal, "met": met}
+        verdict = "" if met is None else (" MET" if met else " NOT MET")
+        print(f"  RATIO {key}: {value:.2f} (goal {goal}){verdict}")
+    for note in notes or []:
+        print(f"  note: {note}")
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (RESULTS_DIR / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
+    sys.stdout.flush()
+    return record
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.3f}" if value < 10 else f"{value:,.0f}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    return str(value)
+
+
+def _meets(value: float, goal: str) -> bool | None:
+    """``goal`` like ">= 7" or "<= 0.5"; anything else is reported, not judged."""
+    parts = goal.split()
+    if len(parts) != 2 or parts[0] not in (">=", "<="):
+        return None
+    bound = float(parts[1])
+    return value >= bound if parts[0] == ">=" else value <= bound

@@ -1,0 +1,53 @@
+"""worker/fast_redis.py: the lighter Redis channel and the coalesced event flush, with real Redis and a real worker."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Any
+
+import redis
+from celery.worker.consumer import Consumer as CeleryConsumer
+
+from producer.batch_run import redis_clients
+from producer.collect import collect_results
+from producer.submit import submit_batch
+from worker.fast_redis import Channel, Consumer, Transport
+from worker.task_args import WorkloadArgs
+
+
+def test_the_lab_app_uses_the_fast_transport_and_consumer(celery_app: Any) -> None:
+    assert celery_app.conf.worker_consumer == "worker.fast_redis:Consumer"
+    with celery_app.connection_for_write() as connection:
+        assert isinstance(connection.transport, Transport)
+        channel = connection.default_channel
+        assert isinstance(channel, Channel)
+        with channel.conn_or_acquire() as first, channel.conn_or_acquire() as second:
+            assert first is second
+            assert first.ping()
+    assert issubclass(Consumer, CeleryConsumer)
+
+
+def test_every_task_event_still_arrives_with_coalesced_flushes(
+        celery_app: Any, settings: Any, prefork_worker: str) -> None:
+    listener = redis.Redis.from_url(settings.broker_url).pubsub()
+    listener.psubscribe("*celeryev*")
+    listener.get_message(timeout=1.0)
+    batch = submit_batch(celery_app, WorkloadArgs("noop", 0), 40, "prefork")
+    broker, backend = redis_clients(settings)
+    collected = collect_results(backend, batch.task_ids, timeout_s=120, broker=broker, queue="prefork")
+    assert len(collected.records) == 40
+    wanted = {"task-sent", "task-received", "task-started", "task-succeeded"}
+    seen: dict[str, set[str]] = {kind: set() for kind in wanted}
+    deadline = time.monotonic() + 30
+    while any(seen[kind] != set(batch.task_ids) for kind in wanted) and time.monotonic() < deadline:
+        item = listener.get_message(timeout=1.0)
+        if item is None or item["type"] != "pmessage":
+            continue
+        body = json.loads(base64.b64decode(json.loads(item["data"])["body"]))
+        for event in body if isinstance(body, list) else [body]:
+            if event.get("type") in wanted and event.get("uuid") in batch.task_ids:
+                seen[event["type"]].add(event["uuid"])
+    listener.close()
+    assert {kind: len(ids) for kind, ids in seen.items()} == dict.fromkeys(wanted, 40)
