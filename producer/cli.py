@@ -73,6 +73,7 @@ def submit(
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="wait for results and summarise")] = True,
     timeout: Annotated[float, typer.Option(help="seconds to wait for results before counting tasks lost")] = 600,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON on stdout")] = False,
+    watch: Annotated[bool, typer.Option("--watch", help="show live throughput (producer watch) meanwhile")] = False,
 ) -> None:
     """Enqueue a batch of one workload and (by default) wait for it and print its summary."""
     from producer.batch_run import run_batch
@@ -86,6 +87,8 @@ def submit(
     queue = queue_for(pool, workload)
     if not math.isfinite(timeout) or timeout <= 0:
         raise BadInput(f"--timeout must be a positive number of seconds, got {timeout}")
+    if watch and not wait:
+        raise BadInput("--watch needs --wait (it shows the batch being processed)")
     if not wait:
         require_redis(settings.broker_url, settings.broker_connect_timeout_s)
         batch = submit_batch(celery_app, args, count, queue)
@@ -93,8 +96,11 @@ def submit(
         print(json.dumps(report) if as_json else f"submitted {batch.submitted} tasks to {queue} "
               f"(batch {batch.batch_id})")
         return
-    outcome = run_batch(celery_app, settings, args, count, queue, timeout_s=timeout,
-                        console=None if as_json else console)
+    from producer.watch import live_watch
+
+    with live_watch(celery_app, settings, enabled=watch, final=None if as_json else out):
+        outcome = run_batch(celery_app, settings, args, count, queue, timeout_s=timeout,
+                            console=None if as_json or watch else console)
     summary = outcome.summary
     if as_json:
         print(json.dumps({"batch_id": outcome.batch.batch_id, **summary.as_dict()}, indent=2))
@@ -115,6 +121,22 @@ def demo(
     from producer.cli_measure import run_compare_command
 
     run_compare_command(workloads, None, count, repeat, "", True, 600)
+
+
+@app.command()
+def watch(
+    window: Annotated[float, typer.Option(help="sliding window for tasks/s, seconds")] = 10.0,
+    duration: Annotated[float | None, typer.Option(help="stop after this many seconds (default: Ctrl-C)")] = None,
+    once: Annotated[bool, typer.Option("--once", help="no live view: collect (one window) and print once")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the final snapshot as JSON on stdout")] = False,
+    refresh: Annotated[float, typer.Option(help="live view redraws per second")] = 2.0,
+) -> None:
+    """Live tasks/s per worker and per pool, in flight, succeeded, failed, from Celery's task events."""
+    from producer.watch import run_watch
+    from worker.app import app as celery_app
+
+    run_watch(celery_app, get_settings(), window_s=window, duration_s=duration, once=once, as_json=as_json,
+              refresh_hz=refresh)
 
 
 @stack_app.command("up")
