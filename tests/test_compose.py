@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -153,7 +154,14 @@ def test_workers_run_as_pid_1_and_not_as_root(stack: Stack) -> None:
 
 
 def test_sigterm_gives_a_warm_shutdown(stack: Stack) -> None:
-    stack.run(["stop", "--timeout", "60", "worker-io"], timeout=180)
-    logs = stack.run(["logs", "--no-color", "worker-io"]).stdout
-    assert logs.count("Warm shutdown") == SCALE["worker-io"], logs[-3000:]
-    say("`stop worker-io`: every replica logged a warm shutdown")
+    """`stop` sends SIGTERM to PID 1: every replica of both workers shuts down warm and exits 0."""
+    services = list(SCALE)
+    stack.run(["stop", "--timeout", "60", *services], timeout=180)
+    for service in services:
+        logs = stack.run(["logs", "--no-color", service]).stdout
+        assert logs.count("Warm shutdown") == SCALE[service], logs[-3000:]
+    ids = stack.run(["ps", "-a", "-q", *services]).stdout.split()
+    codes = subprocess.run(["docker", "inspect", "-f", "{{.State.ExitCode}}", *ids], capture_output=True,
+                           text=True, check=True, timeout=60).stdout.split()
+    assert codes == ["0"] * sum(SCALE.values())
+    say(f"`stop {' '.join(services)}`: {len(codes)} workers, each a warm shutdown and exit status 0")
