@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from celery import Celery
 from config.settings import LabSettings
 from producer import processes, roles
 from producer.errors import LabError
+from producer.flower import flower_env, flower_password
 from producer.processes import Child
 from producer.redis_server import redact, redis_answers, start_redis_server
 
@@ -59,28 +59,10 @@ def state_path(settings: LabSettings) -> Path:
     return settings.state_dir / "stack.json"
 
 
-def flower_password(settings: LabSettings) -> tuple[str, bool]:
-    """Flower's password: ``LAB_FLOWER_PASSWORD``, else one generated once into an ignored local file.
-
-    Returns the password and whether it was generated just now.
-    """
-    if settings.flower_password:
-        return settings.flower_password, False
-    path = settings.state_dir / "flower-password"
-    if path.exists():
-        return path.read_text().strip(), False
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    password = secrets.token_urlsafe(15)
-    path.touch(mode=0o600)
-    path.write_text(password + "\n")
-    return password, True
-
-
-def _child_env(settings: LabSettings, broker_url: str, password: str) -> dict[str, str]:
-    env = dict(os.environ)
+def _child_env(settings: LabSettings, broker_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "FLOWER_BASIC_AUTH"}  # only Flower gets it
     env["LAB_BROKER_URL"] = broker_url
     env["LAB_RESULT_BACKEND"] = settings.result_backend
-    env["FLOWER_BASIC_AUTH"] = f"{settings.flower_user}:{password}"
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -141,12 +123,13 @@ def stack_up(app: Celery, settings: LabSettings) -> tuple[StackState, str, bool]
                        target_url=settings.effective_target_url)
     try:
         _ensure_redis(settings, state.children)
-        env = _child_env(settings, settings.broker_url, password)
+        env = _child_env(settings, settings.broker_url)
         for role, command in (("target", roles.target_command(settings)),
                               ("worker-cpu", roles.cpu_worker_command(settings)),
                               ("worker-io", roles.io_worker_command(settings)),
                               ("flower", roles.flower_command(settings))):
-            state.children.append(processes.spawn(role, command, log_dir / f"{role}.log", env))
+            role_env = flower_env(env, settings.flower_user, password) if role == "flower" else env
+            state.children.append(processes.spawn(role, command, log_dir / f"{role}.log", role_env))
         state.save(state_path(settings))
         wait_for_workers(app, ["cpu", "io"])
         _wait_http(f"{state.target_url.rstrip('/')}/healthz", READY_TIMEOUT_S)
