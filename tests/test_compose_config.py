@@ -158,3 +158,11 @@ def test_env_example_documents_every_variable_and_holds_no_secret() -> None:
                    if line and not line.startswith("#"))
     assert used <= set(example), used - set(example)
     assert example["REDIS_PASSWORD"] == "" and example["LAB_FLOWER_PASSWORD"] == ""
+
+
+def test_the_example_env_file_as_is_is_refused() -> None:
+    """Copied without setting the passwords, .env.example does not start anything."""
+    done = compose(["config", "-q"], compose_env(), ENV_EXAMPLE, project="labconfig", check=False)
+    assert done.returncode != 0
+    assert "set REDIS_PASSWORD in .env" in done.stdout + done.stderr or \
+        "set LAB_FLOWER_PASSWORD in .env" in done.stdout + done.stderr
