@@ -16,6 +16,7 @@ import yaml
 
 from config.settings import LabSettings
 from producer import roles
+from producer.flower import check_credentials
 from tests.compose_cli import COMPOSE_FILE, DOCKERFILE, ENV_EXAMPLE, compose, compose_env, compose_program
 
 pytestmark = pytest.mark.skipif(
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.skipif(
     reason="no docker-compose / `docker compose` to validate with (apt-get install docker-compose)")
 
 SECRETS = {"REDIS_PASSWORD": "redis0pass", "LAB_FLOWER_PASSWORD": "flower0pass"}
+FLOWER_ONLY = ("FLOWER_BASIC_AUTH", "LAB_FLOWER_PASSWORD")
 APP_SERVICES = ("worker-cpu", "worker-io", "flower", "target", "producer")
 
 
@@ -108,7 +110,14 @@ def test_app_services_reach_redis_with_the_password_and_the_target_by_name(servi
         assert env["LAB_RESULT_BACKEND"] == f"redis://:{SECRETS['REDIS_PASSWORD']}@redis:6379/1"
         assert env["LAB_TARGET_URL"] == "http://target:8089/"
     assert "target" in allowed
+
+
+def test_flower_credentials_reach_flower_only(services: dict[str, Any]) -> None:
     assert services["flower"]["environment"]["FLOWER_BASIC_AUTH"] == f"admin:{SECRETS['LAB_FLOWER_PASSWORD']}"
+    check_credentials("admin", SECRETS["LAB_FLOWER_PASSWORD"])  # the local stack's rule holds here too
+    for name in ("redis", "worker-cpu", "worker-io", "target", "producer"):
+        env = services[name].get("environment") or {}
+        assert not set(FLOWER_ONLY) & set(env), name
 
 
 def test_redis_has_aof_a_password_a_healthcheck_and_no_host_port(services: dict[str, Any]) -> None:
