@@ -46,7 +46,10 @@ def build_celery_config(settings: LabSettings) -> dict[str, Any]:
         "worker_prefetch_multiplier": settings.prefetch_multiplier,
         # Celery reads the Redis visibility timeout from all three places (Celery #4984/#7924).
         "broker_transport_options": {**visibility, **restore,
-                                     "socket_connect_timeout": settings.broker_connect_timeout_s},
+                                     "socket_connect_timeout": settings.broker_connect_timeout_s,
+                                     # kombu's default pool of 10: gevent greenlets acking at once ran out
+                                     # ("Couldn't ack … MaxConnectionsError", then the worker stalled).
+                                     "max_connections": settings.broker_max_connections},
         "result_backend_transport_options": dict(visibility),
         "visibility_timeout": settings.visibility_timeout_s,
         "result_expires": settings.result_expires_s,

@@ -65,6 +65,8 @@ class LabSettings(BaseSettings):
     consumer_ceiling_tps: float = Field(600.0, gt=0, description="one worker process's consumer ceiling "
                                         "(tasks/s; measured 500–800 here, see `producer sweep --workers`)")
     worker_ready_timeout_s: float = Field(60.0, gt=0)
+    broker_max_connections: int = Field(512, ge=10, description="Redis connections per worker channel pool "
+                                        "(opened on demand; kombu's default 10 is too few for gevent -c 64)")
 
     @property
     def effective_target_url(self) -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +18,19 @@ from worker.task_args import BadTaskArgs, WorkloadArgs, check_args
 
 DEFAULT_WORKLOADS = "cpu,cpu_nogil,io_http,io_sleep"
 DEFAULT_POOLS = "prefork,threads,solo,gevent"
+
+
+@contextlib.contextmanager
+def stop_cleanly_on_sigterm() -> Iterator[None]:
+    """SIGTERM becomes KeyboardInterrupt, so the workers a measurement started are stopped on the way out."""
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def parse_names(text: str, allowed: tuple[str, ...], what: str) -> list[str]:
@@ -106,7 +122,8 @@ def run_compare_command(workloads: str, pools: str | None, count: int, repeat: i
     if not math.isfinite(timeout) or timeout <= 0:
         raise BadInput(f"--timeout must be a positive number of seconds, got {timeout}")
     require_redis(settings.broker_url, settings.broker_connect_timeout_s)
-    record = run_compare(celery_app, settings, plan, console=err)
+    with stop_cleanly_on_sigterm():
+        record = run_compare(celery_app, settings, plan, console=err)
     path = write_record(settings, "compare", record)
     out.print(compare_table(record))
     for line in bottleneck_lines(record):
@@ -169,7 +186,8 @@ def run_sweep_command(workload: str, pool: str, concurrency: str, workers: str, 
         err.print(f"  {point['label']:<22} {point['throughput']:>9,.1f} tasks/s  (failed {point['failed']}, "
                   f"lost {point['lost']}, machine CPU {point['machine_cpu_percent']:.0f}%)", highlight=False)
 
-    record = run_sweep(celery_app, settings, plan, on_point=show)
+    with stop_cleanly_on_sigterm():
+        record = run_sweep(celery_app, settings, plan, on_point=show)
     path = write_record(settings, "sweep", record)
     out.print(sweep_table(record))
     err.print(f"record: {path}")
