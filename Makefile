@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: venv demo up down test lint clean compose-up compose-down compose-test freethreaded report
+.PHONY: venv demo up down test lint clean compose-up compose-down compose-test freethreaded report bench
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "need Python >= 3.11 (set PYTHON=...)")'
@@ -57,6 +57,7 @@ HOST_PIP_INDEX = $${PIP_INDEX_URL:-$$($(PYTHON) -m pip config get global.index-u
 .env:
 	@umask 077; sed -e "s/^REDIS_PASSWORD=$$/REDIS_PASSWORD=$$($(PYTHON) -c 'import secrets; print(secrets.token_hex(24))')/" \
 		-e "s/^LAB_FLOWER_PASSWORD=$$/LAB_FLOWER_PASSWORD=$$($(PYTHON) -c 'import secrets; print(secrets.token_hex(12))')/" \
+		-e "s/^GRAFANA_ADMIN_PASSWORD=$$/GRAFANA_ADMIN_PASSWORD=$$($(PYTHON) -c 'import secrets; print(secrets.token_hex(12))')/" \
 		.env.example > .env
 	@echo "wrote .env with generated passwords (Flower: user admin, LAB_FLOWER_PASSWORD in .env)"
 
@@ -72,3 +73,7 @@ compose-test: venv
 
 clean:
 	rm -rf $(VENV) .lab results test-artifacts .pytest_cache .mypy_cache .ruff_cache
+
+## bench: every benchmark in benchmarks/ side by side (private Redis and workers each), ratios + JSON in benchmarks/results/
+bench: venv
+	$(BIN)/python -m benchmarks.run_all

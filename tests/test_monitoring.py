@@ -60,6 +60,26 @@ def test_dashboard_uses_the_provisioned_datasource_and_shows_rate_p95_and_worker
     assert len({panel["id"] for panel in dashboard["panels"]}) == len(dashboard["panels"])
 
 
+def test_compose_monitoring_profile_is_optional_local_and_has_no_default_secret() -> None:
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    prometheus, grafana = services["prometheus"], services["grafana"]
+    assert prometheus["profiles"] == grafana["profiles"] == ["monitoring"]
+    assert "ports" not in prometheus
+    assert all(port.startswith("127.0.0.1:") for port in grafana["ports"])
+    for service in (prometheus, grafana):
+        for volume in service["volumes"]:
+            assert (ROOT / volume.split(":")[0]).exists(), volume
+    assert grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD"] == "${GRAFANA_ADMIN_PASSWORD:-}"
+    assert grafana["environment"]["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    # The entrypoint guard, run by a real shell ($$ is compose's escape; /run.sh is Grafana's start).
+    guard = grafana["entrypoint"][2].replace("$$", "$").replace("exec /run.sh", "echo started")
+    for password, started in (("", False), ("short", False), ("long-enough", True)):
+        done = subprocess.run(["sh", "-c", guard], env={"GF_SECURITY_ADMIN_PASSWORD": password},
+                              capture_output=True, text=True, timeout=10)
+        assert (done.returncode == 0 and done.stdout.strip() == "started") is started, (password, done)
+        assert started or "set GRAFANA_ADMIN_PASSWORD" in done.stderr
+
+
 @pytest.fixture(scope="module")
 def prometheus(flower: FlowerServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Debian's Prometheus with the profile's scrape config, aimed at the test Flower (1 s interval)."""
