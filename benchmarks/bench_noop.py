@@ -18,6 +18,7 @@ from benchmarks.common import (
     alternating,
     lab_environment,
     report,
+    run_batch_rate,
     running_worker,
     unique,
     worker_command,
@@ -26,22 +27,7 @@ from benchmarks.common import (
 
 def run_noop_batch(app: Any, queue: str, count: int) -> float:
     """Submit ``count`` no-op tasks to ``queue``, wait for all, return tasks/s; raise if any is missing."""
-    from config.settings import get_settings
-    from producer.batch_run import redis_clients
-    from producer.collect import collect_results
-    from producer.submit import submit_batch
-    from worker.task_args import WorkloadArgs
-
-    broker, backend = redis_clients(get_settings())
-    batch = submit_batch(app, WorkloadArgs("noop", 0), count, queue)
-    collected = collect_results(backend, batch.task_ids, timeout_s=300, broker=broker, queue=queue)
-    if len(collected.records) != count or collected.failures or collected.lost:
-        raise RuntimeError(f"{queue}: {len(collected.records)} of {count} done, failures {len(collected.failures)}, "
-                           f"lost {len(collected.lost)}")
-    first = min(record["enqueued"] for record in collected.records)
-    last = max(record["finished"] for record in collected.records)
-    backend.delete(*[f"celery-task-meta-{task_id}" for task_id in batch.task_ids])
-    return count / (last - first)
+    return run_batch_rate(app, "noop", 0, count, queue)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -162,3 +162,45 @@ def _meets(value: float, goal: str) -> bool | None:
         return None
     bound = float(parts[1])
     return value >= bound if parts[0] == ">=" else value <= bound
+
+
+@contextlib.contextmanager
+def running_target(port: int) -> Iterator[Child]:
+    """The latency target (``worker/latency_target.py``) on 127.0.0.1:``port``, stopped by PID on exit."""
+    import requests
+
+    command = [sys.executable, "-m", "worker.latency_target", "--host", "127.0.0.1", "--port", str(port)]
+    child = processes.spawn("bench-target", command, LOG_DIR / f"target-{port}.log", child_env())
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except requests.RequestException:
+                if time.monotonic() > deadline or not processes.is_running(child):
+                    raise RuntimeError(f"latency target did not start; see {child.log}") from None
+                time.sleep(0.05)
+        yield child
+    finally:
+        processes.stop(child)
+
+
+def run_batch_rate(app: Any, workload: str, size: int, count: int, queue: str, url: str = "") -> float:
+    """Submit ``count`` tasks, wait for all, return tasks/s (last finish − first enqueue); raise if any is missing."""
+    from config.settings import get_settings
+    from producer.batch_run import redis_clients
+    from producer.collect import collect_results
+    from producer.submit import submit_batch
+    from worker.task_args import WorkloadArgs
+
+    broker, backend = redis_clients(get_settings())
+    batch = submit_batch(app, WorkloadArgs(workload, size, url), count, queue)
+    collected = collect_results(backend, batch.task_ids, timeout_s=300, broker=broker, queue=queue)
+    if len(collected.records) != count or collected.failures or collected.lost:
+        raise RuntimeError(f"{queue}: {len(collected.records)} of {count} done, failures {len(collected.failures)}, "
+                           f"lost {len(collected.lost)}: {list(collected.failures.values())[:1]}")
+    first = min(record["enqueued"] for record in collected.records)
+    last = max(record["finished"] for record in collected.records)
+    backend.delete(*[f"celery-task-meta-{task_id}" for task_id in batch.task_ids])
+    return count / (last - first)
