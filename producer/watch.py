@@ -117,25 +117,33 @@ class EventWatcher:
             self.error = error
 
     def _resolve_pools(self) -> None:
-        """Ask new workers which pool they run (``inspect stats``), retrying every few seconds."""
+        """Ask new workers which pool they run, retrying every few seconds."""
         tried: dict[str, float] = {}
         while not self._stop.wait(0.3):
             with self._lock:
                 unknown = self.board.workers_without_pool()
             due = [name for name in unknown if time.monotonic() - tried.get(name, -math.inf) > POOL_RETRY_S]
-            if not due:
-                continue
             for name in due:
                 tried[name] = time.monotonic()
-            try:
-                replies = self.app.control.inspect(destination=due, timeout=1.0).stats() or {}
-            except Exception:  # broker hiccup: try again later
-                continue
+            if due:
+                self.ask_pools(due)
+
+    def ask_pools(self, names: list[str] | None = None) -> None:
+        """``inspect stats`` of ``names`` (default: workers whose pool is unknown); errors are ignored."""
+        if names is None:
             with self._lock:
-                for name, stats in replies.items():
-                    implementation = (stats.get("pool") or {}).get("implementation", "")
-                    if implementation:
-                        self.board.set_pool(name, pool_name_of(str(implementation)))
+                names = self.board.workers_without_pool()
+        if not names:
+            return
+        try:
+            replies = self.app.control.inspect(destination=names, timeout=1.0).stats() or {}
+        except Exception:  # broker hiccup: the pool stays "?" and is asked again later
+            return
+        with self._lock:
+            for name, stats in replies.items():
+                implementation = (stats.get("pool") or {}).get("implementation", "")
+                if implementation:
+                    self.board.set_pool(name, pool_name_of(str(implementation)))
 
 
 def check_options(window_s: float, duration_s: float | None, refresh_hz: float) -> None:
@@ -214,6 +222,7 @@ def run_watch(app: Celery, settings: LabSettings, *, window_s: float = 10.0, dur
         pass
     finally:
         watcher.stop()
+    watcher.ask_pools()  # a worker first seen in the last moments still gets its pool in the final table
     snap = watcher.snapshot()
     if as_json:
         print(json.dumps(snap.as_dict(), indent=2))
