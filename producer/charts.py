@@ -82,8 +82,12 @@ def sweep_chart(record: dict[str, Any], path: Path) -> Path:
     axis.set_xticks(xs, [str(x) for x in xs])
     axis.set_xlabel(record.get("x_label", "x"))
     axis.set_ylabel("tasks/s")
-    top = max([p["throughput"] for p in points] + [p["throughput"] * 2 for p in points])
-    axis.set_ylim(0, top * 1.1 if top > 0 else 1)
+    measured_top = max([p["throughput"] for p in points] + [1.0])
+    if redis_limit:  # tasks/s and the Redis ceiling are orders of magnitude apart: log scale shows both
+        axis.set_yscale("log")
+        axis.set_ylim(max(1.0, min(p["throughput"] for p in points) / 2), redis_limit * 2)
+    else:
+        axis.set_ylim(0, max(measured_top * 1.3, (ceiling or 0) * 1.1))
     axis.set_title(record.get("title", "sweep"), fontsize=10)
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)

@@ -203,8 +203,8 @@ def sweep_table(record: dict[str, Any]) -> Any:
     from rich.table import Table
 
     table = Table(title=record["title"], caption="\n".join(record.get("notes", [])) or None)
-    for header in ("workers × slots", "tasks/s", "ideal", "vs ideal", "producer clock", "machine CPU",
-                   "saturated", "failed/lost"):
+    for header in ("workers × slots", "tasks/s", "ideal", "vs ideal", "producer clock", "worker CPU/task",
+                   "machine CPU", "saturated", "failed/lost"):
         table.add_column(header, justify="left" if header in ("workers × slots", "saturated") else "right")
     for p in record["points"]:
         ideal = p.get("ideal")
@@ -212,6 +212,8 @@ def sweep_table(record: dict[str, Any]) -> Any:
         table.add_row(f"{p['workers']} × {p['concurrency']}", f"{p['throughput']:,.1f}",
                       f"{ideal:,.1f}" if ok else "–", f"{p['throughput'] / ideal:.0%}" if ok else "–",
                       f"{p['producer_throughput']:,.1f}" + ("" if p.get("check_agree", True) else " DISAGREE"),
+                      f"{p['worker_cpu_s'] / p['completed'] * 1000:,.2f} ms" if p.get("worker_cpu_s")
+                      and p["completed"] else "–",
                       f"{p['machine_cpu_percent']:.0f}%", p["saturated"],
                       f"{p['failed']}/{p['lost']}")
     if record.get("redis_limit_tps"):
