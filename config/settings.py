@@ -50,6 +50,7 @@ class LabSettings(BaseSettings):
     task_events: bool = True
     fast_redis: bool = Field(True, description="lighter Redis channel, coalesced event flushes (worker/fast_redis.py)")
     execution_log: bool = Field(False, description="record every task execution in Redis (fault tests)")
+    republish_rounds: int = Field(1, ge=0, description="re-publish tasks the broker provably lost (0 = never)")
 
     flower_host: str = "127.0.0.1"
     flower_port: int = Field(5555, ge=1, le=65535)

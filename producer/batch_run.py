@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from config.settings import LabSettings
-from producer.collect import Collected, collect_results
+from producer.collect import Collected
+from producer.recovery import collect_with_recovery
 from producer.redis_server import require_redis
 from producer.stats import BatchSummary, summarize
 from producer.submit import Batch, submit_batch
@@ -24,6 +25,7 @@ class BatchOutcome:
     batch: Batch
     collected: Collected
     summary: BatchSummary
+    republished: int = 0
 
 
 def redis_clients(settings: LabSettings) -> tuple[redis.Redis, redis.Redis]:
@@ -46,9 +48,11 @@ def run_batch(app: Celery, settings: LabSettings, args: WorkloadArgs, count: int
         sent = progress.add_task(f"submit {args.workload} → {queue}", total=count)
         batch = submit_batch(app, args, count, queue, on_sent=lambda n: progress.advance(sent, n))
         done = progress.add_task(f"done   {args.workload} ← {queue}", total=count)
-        collected = collect_results(backend, batch.task_ids, timeout_s=timeout_s, broker=broker, queue=queue,
-                                    on_done=lambda n: progress.advance(done, n))
+        # What the broker provably lost (popped by Redis, never delivered) is re-published: producer/recovery.py.
+        collected, republished = collect_with_recovery(app, backend, broker, batch, timeout_s=timeout_s,
+                                                       rounds=settings.republish_rounds,
+                                                       on_done=lambda n: progress.advance(done, n))
     summary = summarize(collected.records, workload=args.workload, queue=queue, size=args.size,
                         submitted=batch.submitted, failures=collected.failures, lost=len(collected.lost),
                         started_at=batch.send_started, finished_at=collected.finished_at)
-    return BatchOutcome(batch, collected, summary)
+    return BatchOutcome(batch, collected, summary, republished)

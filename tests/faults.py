@@ -140,29 +140,32 @@ class FaultCounts:
     duplicated: int
     rerun: int
     extra_executions: int
+    republished: int = 0
 
     def line(self) -> str:
         """One line for the test log and the README."""
         return (f"{self.fault}: submitted {self.submitted}, completed {self.completed}, failed {self.failed}, "
-                f"lost {self.lost}, duplicated {self.duplicated}, re-run {self.rerun}")
+                f"lost {self.lost}, duplicated {self.duplicated}, re-run {self.rerun}, "
+                f"re-published {self.republished}")
 
 
-def count_outcome(fault: str, batch: Batch | list[str], collected: Collected,
-                  backend: redis.Redis) -> tuple[FaultCounts, ExecutionTally]:
+def count_outcome(fault: str, batch: Batch | list[str], collected: Collected, backend: redis.Redis,
+                  republished: int = 0) -> tuple[FaultCounts, ExecutionTally]:
     """Counts for a batch from its collected results and the execution log; recorded in ``COUNTS_FILE``."""
     task_ids = batch.task_ids if isinstance(batch, Batch) else batch
     executions = tally(read_events(backend), task_ids)
     counts = FaultCounts(fault, len(task_ids), len(collected.records), len(collected.failures),
                          len(collected.lost), len(executions.duplicated), len(executions.rerun),
-                         executions.extra_executions)
+                         executions.extra_executions, republished)
     COUNTS_FILE.parent.mkdir(parents=True, exist_ok=True)
     with COUNTS_FILE.open("a") as out:
-        out.write(json.dumps({**asdict(counts), "at": time.time()}) + "\n")
+        out.write(json.dumps({**asdict(counts), "lost_ids": collected.lost, "at": time.time()}) + "\n")
     print(counts.line())
     return counts, executions
 
 
 def collect(backend: redis.Redis, broker: redis.Redis, task_ids: list[str], queue: str,
-            timeout_s: float = 180) -> Collected:
+            timeout_s: float = 180, idle_grace_s: float = 20) -> Collected:
     """Collect with a generous deadline; the idle rule stays on so a truly lost task ends the wait."""
-    return collect_results(backend, task_ids, timeout_s=timeout_s, broker=broker, queue=queue, idle_grace_s=20)
+    return collect_results(backend, task_ids, timeout_s=timeout_s, broker=broker, queue=queue,
+                           idle_grace_s=idle_grace_s)
