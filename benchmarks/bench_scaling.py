@@ -4,8 +4,9 @@ One worker process's consumer tops out at ~500–800 tasks/s whatever its pool (
 that you add processes. This measures how well that works here: a pre-enqueued batch of no-op
 tasks (the queue's own cost) is released to all k workers at once (``producer sweep --workers``
 machinery), repeated and interleaved k = 1, 2, …, per pool. Goal: efficiency ≥ 0.8 until Redis or
-the cores saturate; each k says which saturated (machine CPU ≥ 90 % → cores; throughput ≥ 80 % of
-the pipelined Redis probe → Redis).
+the cores saturate; each k says which saturated (machine CPU ≥ 85 % or workers + Redis
+using ≥ 75 % of the cores → cores; Redis busy ≥ 80 % of its one core, or throughput ≥ 80 % of the
+pipelined Redis probe → Redis).
 
     .venv/bin/python -m benchmarks.bench_scaling [--pools threads,prefork] [--count 3000] [--repeats 3]
 """
@@ -54,7 +55,12 @@ def measure(pools: list[str], concurrency: dict[str, int], count: int, repeats: 
             tp = statistics.median(p["throughput"] for p in runs)
             cpu = statistics.median(p["machine_cpu_percent"] for p in runs)
             lost = sum(p["lost"] + p["failed"] for p in runs)
-            saturated = saturation({"throughput": tp, "machine_cpu_percent": cpu}, redis_limit, os.cpu_count() or 1)
+            lab_cores = statistics.median(p["lab_cores_used"] for p in runs)
+            redis_cores = statistics.median(p["redis_cores_used"] for p in runs)
+            saturated = saturation({"throughput": tp, "machine_cpu_percent": cpu, "lab_cores_used": lab_cores,
+                                    "redis_cores_used": redis_cores}, redis_limit, os.cpu_count() or 1)
+            rows[f"{pool} k={k} cores used by workers + Redis"] = lab_cores
+            rows[f"{pool} k={k} Redis cores used"] = redis_cores
             rows[f"{pool} -c {concurrency[pool]} k={k} tasks/s"] = tp
             rows[f"{pool} k={k} runs"] = [round(p["throughput"], 1) for p in runs]
             rows[f"{pool} k={k} machine CPU %"] = cpu
@@ -67,7 +73,8 @@ def measure(pools: list[str], concurrency: dict[str, int], count: int, repeats: 
                 goal = f">= {GOAL}" if saturated == "none visible" else f"n/a ({saturated} saturated)"
                 ratios[f"{pool} efficiency k={k} (tp_k / (k × tp_1))"] = (efficiency, goal)
             if saturated != "none visible":
-                notes.append(f"{pool} k={k}: {saturated} saturated (machine CPU {cpu:.0f}%, {tp:,.0f} tasks/s vs "
+                notes.append(f"{pool} k={k}: {saturated} saturated (machine CPU {cpu:.0f}%, workers + Redis "
+                             f"{lab_cores:.2f} cores, Redis {redis_cores:.2f} core; {tp:,.0f} tasks/s vs "
                              f"Redis probe {redis_limit:,.0f}/s)")
     notes.append(f"{os.cpu_count()} cores shared with other processes (load at the end: {os.getloadavg()[0]:.1f});"
                  " the producer and Redis run on the same cores as the workers")

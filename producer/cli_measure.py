@@ -204,7 +204,7 @@ def sweep_table(record: dict[str, Any]) -> Any:
 
     table = Table(title=record["title"], caption="\n".join(record.get("notes", [])) or None)
     for header in ("workers × slots", "tasks/s", "ideal", "vs ideal", "producer clock", "worker CPU/task",
-                   "machine CPU", "saturated", "failed/lost"):
+                   "cores: workers+Redis / Redis", "machine CPU", "saturated", "failed/lost"):
         table.add_column(header, justify="left" if header in ("workers × slots", "saturated") else "right")
     for p in record["points"]:
         ideal = p.get("ideal")
@@ -214,6 +214,7 @@ def sweep_table(record: dict[str, Any]) -> Any:
                       f"{p['producer_throughput']:,.1f}" + ("" if p.get("check_agree", True) else " DISAGREE"),
                       f"{p['worker_cpu_s'] / p['completed'] * 1000:,.2f} ms" if p.get("worker_cpu_s")
                       and p["completed"] else "–",
+                      f"{p.get('lab_cores_used', 0.0):.2f} / {p.get('redis_cores_used', 0.0):.2f}",
                       f"{p['machine_cpu_percent']:.0f}%", p["saturated"],
                       f"{p['failed']}/{p['lost']}")
     if record.get("redis_limit_tps"):

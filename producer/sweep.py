@@ -33,8 +33,10 @@ from worker.task_args import WorkloadArgs
 
 PROBE_ITEMS = 20_000
 PROBE_PIPELINE = 500
-#: A point is "cores saturated" when the machine's CPU was at least this busy during it.
-CPU_SATURATED_PERCENT = 90.0
+#: A point is "cores saturated" when the machine's CPU was at least this busy during it ...
+CPU_SATURATED_PERCENT = 85.0
+#: ... or when the workers and Redis alone kept this share of the cores busy.
+LAB_CORES_SATURATED_SHARE = 0.75
 #: Throughput at this share of the Redis probe means Redis is the limit.
 REDIS_SATURATED_SHARE = 0.8
 
@@ -78,6 +80,12 @@ def redis_probe(client: redis.Redis, items: int = PROBE_ITEMS, pipeline: int = P
     return items / (time.perf_counter() - started)
 
 
+def redis_cpu_seconds(client: redis.Redis) -> float:
+    """CPU seconds the Redis server has used (``INFO cpu``): Redis runs commands on one core."""
+    info = client.info("cpu")
+    return float(info.get("used_cpu_user", 0.0)) + float(info.get("used_cpu_sys", 0.0))
+
+
 def _agree(records_tp: float, producer_tp: float) -> bool:
     """The records' rate and the producer clock's rate agree within 25% (poll lag, start lag)."""
     return records_tp == producer_tp == 0 or (records_tp > 0 and abs(producer_tp / records_tp - 1) <= 0.25)
@@ -112,6 +120,7 @@ def run_point(app: Celery, settings: LabSettings, plan: SweepPlan, concurrency: 
         collect_results(backend, warmup.task_ids, timeout_s=plan.timeout_s, broker=broker, queue=gate)
         batch = submit_batch(app, plan.args, plan.count, queue)
         cpu_before = fleet.cpu_seconds(started_workers.pids)
+        redis_cpu_before = redis_cpu_seconds(broker)
         psutil.cpu_percent(interval=None)
         released = time.time()
         replies = app.control.add_consumer(queue, destination=started_workers.nodes, reply=True, timeout=5) or []
@@ -121,6 +130,7 @@ def run_point(app: Celery, settings: LabSettings, plan: SweepPlan, concurrency: 
         collected = collect_results(backend, batch.task_ids, timeout_s=plan.timeout_s, broker=broker, queue=queue)
         machine_cpu = psutil.cpu_percent(interval=None)
         cpu_after = fleet.cpu_seconds(started_workers.pids)
+        redis_cpu = redis_cpu_seconds(broker) - redis_cpu_before
     finally:
         fleet.stop_all(started_workers.children)
         fleet.purge_queue(app, queue)
@@ -138,7 +148,8 @@ def run_point(app: Celery, settings: LabSettings, plan: SweepPlan, concurrency: 
         "concurrency": concurrency, "workers": workers, "submitted": batch.submitted, "completed": len(records),
         "failed": len(collected.failures), "lost": len(collected.lost), "throughput": throughput, "span_s": span,
         "producer_throughput": producer_tp, "check_agree": _agree(throughput, producer_tp),
-        "worker_cpu_s": worker_cpu, "machine_cpu_percent": machine_cpu,
+        "worker_cpu_s": worker_cpu, "machine_cpu_percent": machine_cpu, "redis_cpu_s": redis_cpu,
+        "lab_cores_used": ((worker_cpu or 0.0) + redis_cpu) / span, "redis_cores_used": redis_cpu / span,
         "tasks_per_worker": sorted(per_node.values(), reverse=True), "timings": timing_summary(records),
     }
 
@@ -190,9 +201,15 @@ def run_sweep(app: Celery, settings: LabSettings, plan: SweepPlan,
 
 
 def saturation(point: dict[str, Any], redis_limit: float | None, cores: int) -> str:
-    """What ran out during a point: the cores, Redis, or nothing visible."""
-    if redis_limit and point["throughput"] >= REDIS_SATURATED_SHARE * redis_limit:
+    """What ran out during a point: Redis (its one core, or the probe's rate), the cores, or nothing visible.
+
+    Cores: the machine's CPU ≥ 85 %, or the workers and Redis alone used ≥ 75 % of the cores (the
+    producer, the OS and other jobs need the rest).
+    """
+    if point.get("redis_cores_used", 0.0) >= REDIS_SATURATED_SHARE or (
+            redis_limit and point["throughput"] >= REDIS_SATURATED_SHARE * redis_limit):
         return "redis"
-    if point["machine_cpu_percent"] >= CPU_SATURATED_PERCENT:
+    if point["machine_cpu_percent"] >= CPU_SATURATED_PERCENT or \
+            point.get("lab_cores_used", 0.0) >= LAB_CORES_SATURATED_SHARE * cores:
         return "cores"
     return "none visible"
