@@ -1,9 +1,11 @@
 """Worker spawn to ready: the lab's worker command (as compare and sweep start it) vs Celery's defaults.
 
-Ready = the worker answers ``ping`` (polled every ~20 ms). Each variant is started and stopped (by PID)
+Ready = the worker starts a no-op task queued for it before it was spawned (its ``started`` stamp);
+the time to answer ``ping`` (polled every ~20 ms) is reported too. Each variant is started and stopped (by PID)
 ``--repeats`` times, alternating: the lab's command (``producer/roles.py``: no mingle, no gossip, -E) for
 prefork -c2, threads -c64 and solo, and the same worker with Celery's default start (mingle and
-gossip on) on the stock app.
+gossip on) on the stock app via ``python -m celery``; and the lab's threads worker via ``python -m celery``
+instead of the lab's launcher (``worker/fast_start.py``).
 """
 
 from __future__ import annotations
@@ -24,17 +26,39 @@ from benchmarks.common import (
     unique,
     worker_command,
 )
-from producer import processes
+from producer import processes, roles
 
 
-def spawn_to_ready(app: object, command: list[str]) -> float:
-    """Seconds from spawning ``command`` to its first ping reply; the worker is then stopped by PID."""
+def spawn_to_first_task(app: object, command: list[str]) -> float:
+    """Seconds from spawning ``command`` to the start of a no-op task queued for it beforehand; stopped by PID."""
+    from config.settings import get_settings
+    from producer.batch_run import redis_clients
+    from producer.collect import collect_results
+    from producer.submit import submit_batch
+    from worker.task_args import WorkloadArgs
+
+    queue = command[command.index("-Q") + 1]
+    batch = submit_batch(app, WorkloadArgs("noop", 0), 1, queue)
+    _, backend = redis_clients(get_settings())
+    name = command[command.index("-n") + 1].split("@", 1)[0]
+    started = time.time()
+    child = processes.spawn(f"spawn-{name}", command, LOG_DIR / "spawn.log", child_env())
+    try:
+        collected = collect_results(backend, batch.task_ids, timeout_s=60)
+        if len(collected.records) != 1:
+            raise RuntimeError(f"{name}: the queued task did not run")
+        return float(collected.records[0]["started"]) - started
+    finally:
+        processes.stop(child, grace_s=15)
+
+
+def spawn_to_ping(app: object, command: list[str]) -> float:
+    """Seconds from spawning ``command`` to its first ``ping`` reply (polled every ~20 ms)."""
     name = command[command.index("-n") + 1]
-    hostname = name.replace("%h", socket.gethostname())
     started = time.monotonic()
     child = processes.spawn(f"spawn-{name}", command, LOG_DIR / "spawn.log", child_env())
     try:
-        ping_until_ready(app, hostname, child)
+        ping_until_ready(app, name.replace("%h", socket.gethostname()), child)
         return time.monotonic() - started
     finally:
         processes.stop(child, grace_s=15)
@@ -48,27 +72,38 @@ def main(argv: list[str] | None = None) -> None:
     with lab_environment():
         from worker.app import app
 
+        def celery_cli(command: list[str]) -> list[str]:
+            return [*roles.CELERY_PROGRAM, *command[len(roles.WORKER_PROGRAM):]]
+
         def stock_default() -> list[str]:
             command = worker_command("prefork", 2, unique("q"), unique("stock"), app_module=STOCK_APP)
-            return [arg for arg in command if arg not in ("--without-mingle", "--without-gossip", "-E")]
+            return celery_cli([arg for arg in command if arg not in ("--without-mingle", "--without-gossip", "-E")])
 
         variants = {
             "lab prefork -c2": lambda: worker_command("prefork", 2, unique("q"), unique("prefork")),
             "lab threads -c64": lambda: worker_command("threads", 64, unique("q"), unique("threads")),
             "lab solo": lambda: worker_command("solo", 1, unique("q"), unique("solo")),
+            "lab threads -c64 via python -m celery": lambda: celery_cli(
+                worker_command("threads", 64, unique("q"), unique("threads"))),
             "Celery default start, prefork -c2": stock_default,
         }
-        spawn_to_ready(app, variants["lab solo"]())  # warm the file cache
-        values = alternating(options.repeats, {name: (lambda make=make: spawn_to_ready(app, make()))
+        spawn_to_first_task(app, variants["lab solo"]())  # warm the file cache
+        values = alternating(options.repeats, {name: (lambda make=make: spawn_to_first_task(app, make()))
                                                for name, make in variants.items()})
+        pinged = {name: make for name, make in variants.items() if name.startswith(("lab prefork", "Celery"))}
+        ping = alternating(options.repeats, {name: (lambda make=make: spawn_to_ping(app, make()))
+                                             for name, make in pinged.items()})
     med = {name: statistics.median(v) for name, v in values.items()}
-    report("spawn", f"worker spawn to ready (answers ping), seconds, median of {options.repeats}",
-           {**{f"{name} s": value for name, value in med.items()}, "all runs": values},
+    report("spawn", f"worker spawn to ready (starts a queued task), seconds, median of {options.repeats}",
+           {**{f"{name} s": value for name, value in med.items()}, "all runs": values,
+            **{f"{name}: answers ping, s": statistics.median(v) for name, v in ping.items()}},
            {"lab prefork -c2 spawn to ready, s": (med["lab prefork -c2"], "<= 0.5"),
             "lab threads -c64 spawn to ready, s": (med["lab threads -c64"], "<= 0.5"),
             "Celery default / lab prefork -c2": (med["Celery default start, prefork -c2"] / med["lab prefork -c2"],
                                                  "reported")},
-           ["mingle waits ~1 s for other workers' replies; the lab starts without it (and without gossip)"])
+           ["mingle waits ~1 s for other workers' replies; the lab starts without it (and without gossip)",
+            "ready = the worker starts a task queued before it was spawned; answering ping takes longer "
+            "(the remote-control reply path), see the 'answers ping' figures"])
 
 
 if __name__ == "__main__":
