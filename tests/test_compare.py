@@ -91,3 +91,28 @@ def test_analysis_speedup_efficiency_bottleneck_and_verdict() -> None:
     assert by_pool["threads"]["bottleneck"]["name"] == "GIL: 1 core/process"
     assert by_pool["prefork"]["bottleneck"]["name"] == "cores"
     assert verdicts["cpu"].startswith("cpu: prefork 1.9× threads, 1.9× solo")
+
+
+def test_cross_check_says_so_when_the_backend_disagrees_with_the_records(settings: Any) -> None:
+    import time
+
+    from producer.batch_run import BatchOutcome, redis_clients
+    from producer.collect import RESULT_KEY_PREFIX, Collected
+    from producer.compare import cross_check
+    from producer.stats import summarize
+    from producer.submit import Batch
+    from worker.task_args import WorkloadArgs
+
+    _, backend = redis_clients(settings)
+    now = time.time()
+    batch = Batch("xcheck0000ab", WorkloadArgs("noop", 0), "solo", [f"xcheck0000ab-{i}" for i in range(3)],
+                  now - 1.0, now - 0.9)
+    records = [{"enqueued": now - 1.0, "started": now - 0.5, "finished": now - 0.2, "thread_cpu": 0.0,
+                "hostname": "h", "pid": 1} for _ in range(3)]
+    for task_id in batch.task_ids[:2]:  # the backend really holds only two of the three results
+        backend.set(RESULT_KEY_PREFIX + task_id, '{"status": "SUCCESS"}', ex=60)
+    summary = summarize(records, workload="noop", queue="solo", size=0, submitted=3, failures={}, lost=0,
+                        started_at=now - 1.0, finished_at=now - 0.1)
+    check = cross_check(BatchOutcome(batch, Collected(records, {}, [], now - 0.1), summary), backend)
+    assert check["backend_results"] == 2 and not check["agree"]
+    assert "backend holds 2 results, records say 3" in check["note"]
