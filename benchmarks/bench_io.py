@@ -2,7 +2,8 @@
 
 Both run ``workloads.io_http`` against the lab's latency target (aiohttp, large backlog) answering after
 ``--ms`` ms: the worker through Celery + Redis (throughput = tasks ÷ (last finish − first enqueue), every
-task counted), the executor directly (calls ÷ wall time). Alternating, side by side, in one run.
+task counted), the executor directly (calls ÷ wall time). Alternating, side by side, in one run. Also
+reported: the same threads split over two worker processes, and the CPU time per task of each side.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import argparse
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
+
+import psutil
 
 from benchmarks.common import (
     alternating,
@@ -37,38 +40,68 @@ def executor_rate(url: str, ms: int, count: int, threads: int, timeout_s: float)
     return count / elapsed
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        times = psutil.Process(pid).cpu_times()
+        total += times.user + times.system
+    return total
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run both alternately and report the ratio."""
+    """Run the three sides alternately and report the ratios and CPU per task."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=640)
+    parser.add_argument("--count", type=int, default=1280)
     parser.add_argument("--ms", type=int, default=100)
     parser.add_argument("--threads", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     options = parser.parse_args(argv)
+    threads, half = options.threads, options.threads // 2
+    cpu_ms: dict[str, list[float]] = {"celery": [], "executor": []}
     with lab_environment():
         from config.settings import get_settings
         from worker.app import app
 
         settings = get_settings()
         url = settings.effective_target_url
-        queue = unique("threads")
+        one, two = unique("threads"), unique("threads2")
         with running_target(settings.target_port), \
-                running_worker(app, worker_command("threads", options.threads, queue, unique("threads"))):
-            run_batch_rate(app, "io_http", options.ms, options.threads, queue, url)
-            executor_rate(url, options.ms, options.threads, options.threads, settings.http_timeout_s)
+                running_worker(app, worker_command("threads", threads, one, unique("threads"))) as (worker, _), \
+                running_worker(app, worker_command("threads", half, two, unique("threads2a"))), \
+                running_worker(app, worker_command("threads", half, two, unique("threads2b"))):
+
+            def celery_side() -> float:
+                before = _cpu_seconds([worker.pid])
+                rate = run_batch_rate(app, "io_http", options.ms, options.count, one, url)
+                cpu_ms["celery"].append((_cpu_seconds([worker.pid]) - before) * 1000 / options.count)
+                return rate
+
+            def executor_side() -> float:
+                before = time.process_time()
+                rate = executor_rate(url, options.ms, options.count, threads, settings.http_timeout_s)
+                cpu_ms["executor"].append((time.process_time() - before) * 1000 / options.count)
+                return rate
+
+            run_batch_rate(app, "io_http", options.ms, threads, one, url)
+            run_batch_rate(app, "io_http", options.ms, threads, two, url)
+            executor_rate(url, options.ms, threads, threads, settings.http_timeout_s)
             values = alternating(options.repeats, {
-                "celery": lambda: run_batch_rate(app, "io_http", options.ms, options.count, queue, url),
-                "executor": lambda: executor_rate(url, options.ms, options.count, options.threads,
-                                                  settings.http_timeout_s)})
+                "celery": celery_side,
+                "executor": executor_side,
+                "celery_2x": lambda: run_batch_rate(app, "io_http", options.ms, options.count, two, url)})
     med = {name: statistics.median(v) for name, v in values.items()}
-    ideal = options.threads * 1000 / options.ms
-    report("io", f"I/O {options.ms} ms, {options.count} tasks, {options.threads} threads, tasks/s, median of "
+    ideal = threads * 1000 / options.ms
+    report("io", f"I/O {options.ms} ms, {options.count} tasks, {threads} threads, tasks/s, median of "
                  f"{options.repeats}",
-           {f"threads -c{options.threads} worker tasks/s": med["celery"],
-            f"ThreadPoolExecutor({options.threads}) calls/s": med["executor"], "ideal": ideal, "all runs": values},
-           {f"threads -c{options.threads} / ThreadPoolExecutor({options.threads})":
-                (med["celery"] / med["executor"], ">= 0.8")},
-           ["the worker's figure includes publishing, Redis, the result write and collection"])
+           {f"threads -c{threads} worker tasks/s": med["celery"],
+            f"ThreadPoolExecutor({threads}) calls/s": med["executor"],
+            f"2 workers x threads -c{half} tasks/s": med["celery_2x"], "ideal": ideal, "all runs": values,
+            "worker CPU per task, ms": statistics.median(cpu_ms["celery"]),
+            "executor CPU per call, ms": statistics.median(cpu_ms["executor"])},
+           {f"threads -c{threads} / ThreadPoolExecutor({threads})": (med["celery"] / med["executor"], ">= 0.8"),
+            f"2 x threads -c{half} / ThreadPoolExecutor({threads})": (med["celery_2x"] / med["executor"], "reported")},
+           ["the worker's figure includes publishing, Redis, the result write and collection",
+            "one threads worker is one process: its CPU per task × rate cannot exceed one core (the GIL)"])
 
 
 if __name__ == "__main__":

@@ -186,8 +186,12 @@ def running_target(port: int) -> Iterator[Child]:
         processes.stop(child)
 
 
-def run_batch_rate(app: Any, workload: str, size: int, count: int, queue: str, url: str = "") -> float:
-    """Submit ``count`` tasks, wait for all, return tasks/s (last finish − first enqueue); raise if any is missing."""
+def run_batch_rate(app: Any, workload: str, size: int, count: int, queue: str, url: str = "",
+                   records_out: list[dict[str, Any]] | None = None) -> float:
+    """Submit ``count`` tasks, wait for all, return tasks/s (last finish − first enqueue); raise if any is missing.
+
+    The task records (timings) are appended to ``records_out`` when given.
+    """
     from config.settings import get_settings
     from producer.batch_run import redis_clients
     from producer.collect import collect_results
@@ -203,4 +207,6 @@ def run_batch_rate(app: Any, workload: str, size: int, count: int, queue: str, u
     first = min(record["enqueued"] for record in collected.records)
     last = max(record["finished"] for record in collected.records)
     backend.delete(*[f"celery-task-meta-{task_id}" for task_id in batch.task_ids])
+    if records_out is not None:
+        records_out.extend(collected.records)
     return count / (last - first)
