@@ -9,9 +9,10 @@ from celery.signals import worker_init
 
 from config.celery_config import build_celery_config
 from config.settings import get_settings
-from worker import restore_guard, runtime
+from worker import message_guard, restore_guard, runtime
 
 restore_guard.install()  # survive a Redis restart while holding unacked tasks (see worker/restore_guard.py)
+message_guard.install()  # a malformed queue entry is rejected and logged, not fatal (worker/message_guard.py)
 app = Celery("lab")
 app.config_from_object(build_celery_config(get_settings()))
 app.autodiscover_tasks(["worker"], related_name="tasks", force=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import reprlib
 from dataclasses import dataclass
 
 from config.settings import WORKLOADS, LabSettings
@@ -10,6 +12,16 @@ from worker.url_policy import UrlNotAllowed, check_url
 
 class BadTaskArgs(ValueError):
     """A workload argument is unknown, out of range or oversized."""
+
+
+#: Error messages quote a bad value at most this long: a refused 1 MB argument must not come back
+#: as a 1 MB failure reason in the result backend.
+_QUOTE_CHARS = 60
+
+
+def _short(value: object) -> str:
+    text = reprlib.repr(value)
+    return text if len(text) <= _QUOTE_CHARS else f"{text[:_QUOTE_CHARS]}... ({len(text)} chars)"
 
 
 @dataclass(frozen=True)
@@ -46,13 +58,15 @@ def default_size(workload: str) -> int:
 def check_args(args: WorkloadArgs, settings: LabSettings) -> WorkloadArgs:
     """Return ``args`` if every bound holds; raise :class:`BadTaskArgs` with a one-line reason otherwise."""
     if args.workload not in WORKLOADS:
-        raise BadTaskArgs(f"unknown workload {args.workload!r} (choose from {', '.join(WORKLOADS)})")
+        raise BadTaskArgs(f"unknown workload {_short(args.workload)} (choose from {', '.join(WORKLOADS)})")
     cap = _size_cap(args.workload, settings)
     if not isinstance(args.size, int) or isinstance(args.size, bool) or args.size < 0:
-        raise BadTaskArgs(f"size must be a non-negative integer, got {args.size!r}")
+        raise BadTaskArgs(f"size must be a non-negative integer, got {_short(args.size)}")
     if args.size > cap:
-        raise BadTaskArgs(f"size {args.size} for {args.workload} is above the cap {cap} (see LAB_MAX_*)")
+        raise BadTaskArgs(f"size {_short(args.size)} for {args.workload} is above the cap {cap} (see LAB_MAX_*)")
     if args.workload == "io_http":
+        if not isinstance(args.url, str):
+            raise BadTaskArgs(f"url must be a string, got {_short(args.url)}")
         if len(args.url.encode()) > settings.max_arg_bytes:
             raise BadTaskArgs(f"url is {len(args.url.encode())} bytes, above the cap {settings.max_arg_bytes}")
         try:
@@ -60,3 +74,12 @@ def check_args(args: WorkloadArgs, settings: LabSettings) -> WorkloadArgs:
         except UrlNotAllowed as error:
             raise BadTaskArgs(str(error)) from None
     return args
+
+
+def check_enqueued(enqueued: object) -> float | None:
+    """The producer's enqueue timestamp: None or a finite number (it is echoed into every result)."""
+    if enqueued is None:
+        return None
+    if isinstance(enqueued, bool) or not isinstance(enqueued, int | float) or not math.isfinite(enqueued):
+        raise BadTaskArgs(f"enqueued must be a timestamp (seconds), got {_short(enqueued)}")
+    return float(enqueued)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
 
 from config.settings import get_settings
 from worker import execution_log, workloads
 from worker.app import app
 from worker.runtime import timed_run
-from worker.task_args import WorkloadArgs, check_args
+from worker.task_args import WorkloadArgs, check_args, check_enqueued
 
 _settings = get_settings()
 execution_log.install(_settings)
@@ -19,6 +20,7 @@ _cpu_limits = {"soft_time_limit": _settings.cpu_soft_time_limit_s, "time_limit":
 
 def _run(task: Task, workload: str, size: int, url: str, enqueued: float | None) -> dict[str, Any]:
     args = check_args(WorkloadArgs(workload, size, url), _settings)
+    stamp = check_enqueued(enqueued)
     runners = {
         "cpu": lambda: workloads.cpu(args.size),
         "cpu_nogil": lambda: workloads.cpu_nogil(args.size),
@@ -26,7 +28,12 @@ def _run(task: Task, workload: str, size: int, url: str, enqueued: float | None)
         "io_sleep": lambda: workloads.io_sleep(args.size),
         "noop": workloads.noop,
     }
-    return timed_run(runners[workload], workload=workload, hostname=task.request.hostname or "", enqueued=enqueued)
+    try:
+        return timed_run(runners[workload], workload=workload, hostname=task.request.hostname or "", enqueued=stamp)
+    except SoftTimeLimitExceeded:
+        limit = (task.request.timelimit or (None, None))[1] or task.soft_time_limit
+        raise SoftTimeLimitExceeded(f"{workload} ran past its soft time limit of {limit} s "
+                                    "(LAB_CPU_SOFT_TIME_LIMIT_S)") from None
 
 
 @app.task(name="lab.cpu", bind=True, **_cpu_limits)
