@@ -28,6 +28,7 @@ from producer.processes import Child
 
 ROOT = Path(__file__).resolve().parent.parent
 FREETHREADED_POOL = "threads_nogil"
+MONKEY_PATCHED_POOLS = frozenset({"gevent", "eventlet"})
 
 
 @dataclass
@@ -113,6 +114,16 @@ def wait_ready(app: Celery, nodes: list[str], children: list[Child], timeout_s: 
         raise LabError(f"workers {', '.join(sorted(missing))} did not answer ping within {timeout_s:.0f} s")
 
 
+def worker_command(pool: str, concurrency: int, queue: str, name: str, python: str | None = None) -> list[str]:
+    """The worker's command line, on ``python`` if given.
+
+    gevent/eventlet need the full ``celery`` program: its ``__main__`` monkey-patches before anything
+    else is imported (``worker.fast_start`` skips that, and an unpatched gevent worker never answers).
+    """
+    program = roles.CELERY_PROGRAM if pool in MONKEY_PATCHED_POOLS else roles.WORKER_PROGRAM
+    return [python or program[0], *program[1:], *roles.worker_args(pool, concurrency, queue, name)]
+
+
 def spawn_workers(app: Celery, settings: LabSettings, pool: str, concurrency: int, queue: str, *,
                   count: int = 1, tag: str = "lab") -> PoolWorkers:
     """Start ``count`` worker processes of ``pool`` on ``queue`` and wait until all answer ping."""
@@ -128,9 +139,7 @@ def spawn_workers(app: Celery, settings: LabSettings, pool: str, concurrency: in
     try:
         for index in range(count):
             name = f"{tag}-{pool}-{run_id}-{index}"
-            command = roles.worker_command(celery_pool, concurrency, queue, name)
-            if python:
-                command[0] = python
+            command = worker_command(celery_pool, concurrency, queue, name, python)
             log = settings.state_dir / "logs" / f"{name}.log"
             children.append(processes.spawn(f"worker-{name}", command, log, env))
             nodes.append(celery_hostname(name))
