@@ -6,7 +6,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Pools a worker can run, and the queue each listens on (queue name = pool name).
@@ -68,6 +68,16 @@ class LabSettings(BaseSettings):
     worker_ready_timeout_s: float = Field(60.0, gt=0)
     broker_max_connections: int = Field(512, ge=10, description="Redis connections per worker channel pool "
                                         "(opened on demand; kombu's default 10 is too few for gevent -c 64)")
+
+    @field_validator("cpu_hard_time_limit_s")
+    @classmethod
+    def _hard_limit_above_soft(cls, hard: float, info: ValidationInfo) -> float:
+        # Celery's prefork pool arms the hard timer only when the soft one fires: a soft limit at or
+        # above the hard one means no hard limit at all (measured: tests/test_time_limits.py).
+        soft = info.data.get("cpu_soft_time_limit_s")
+        if soft is not None and soft >= hard:
+            raise ValueError(f"must be above LAB_CPU_SOFT_TIME_LIMIT_S ({soft:g} s)")
+        return hard
 
     @property
     def effective_target_url(self) -> str:
