@@ -18,7 +18,7 @@ from celery import Celery
 from rich.console import Console
 
 from config.settings import LabSettings
-from producer import fleet, inprocess
+from producer import cpu_share, fleet, inprocess
 from producer.batch_run import BatchOutcome, redis_clients, run_batch
 from producer.collect import RESULT_KEY_PREFIX
 from producer.compare_analysis import analyse
@@ -89,11 +89,12 @@ def cross_check(outcome: BatchOutcome, backend: redis.Redis) -> dict[str, Any]:
 
 def _run_figures(workload: str, pool: str, repeat: int, records: list[dict[str, Any]], *, submitted: int,
                  failed: int, lost: int, throughput: float, wall_s: float, processes: int,
-                 worker_cpu_s: float | None, check: dict[str, Any]) -> dict[str, Any]:
+                 worker_cpu_s: float | None, others_cores: float, check: dict[str, Any]) -> dict[str, Any]:
     return {
         "workload": workload, "pool": pool, "repeat": repeat, "submitted": submitted, "completed": len(records),
         "failed": failed, "lost": lost, "throughput": throughput, "wall_s": wall_s, "processes": processes,
-        "worker_cpu_s": worker_cpu_s, "timings": timing_summary(records), "latency_samples": latency_samples(records),
+        "worker_cpu_s": worker_cpu_s, "others_cores": others_cores, "timings": timing_summary(records),
+        "latency_samples": latency_samples(records),
         "reported_pools": sorted({str(r["pool"]) for r in records if "pool" in r}), "check": check,
     }
 
@@ -105,26 +106,31 @@ def warmup_count(count: int, concurrency: int, workload: str) -> int:
 
 
 def _celery_run(app: Celery, settings: LabSettings, plan: ComparePlan, workers: fleet.PoolWorkers,
-                args: WorkloadArgs, repeat: int, console: Console | None) -> dict[str, Any]:
-    _, backend = redis_clients(settings)
+                args: WorkloadArgs, repeat: int, lab_pids: list[int]) -> dict[str, Any]:
+    broker, backend = redis_clients(settings)
     fleet.purge_queue(app, workers.queue)
     cpu_before = fleet.cpu_seconds(workers.pids)
-    outcome = run_batch(app, settings, args, plan.count, workers.queue, timeout_s=plan.timeout_s, console=console)
+    shares_before = cpu_share.snapshot(lab_pids, broker)
+    outcome = run_batch(app, settings, args, plan.count, workers.queue, timeout_s=plan.timeout_s)
+    others = cpu_share.others_cores(shares_before, cpu_share.snapshot(lab_pids, broker))
     cpu_after = fleet.cpu_seconds(workers.pids)
     worker_cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
     summary = outcome.summary
     return _run_figures(args.workload, workers.pool, repeat, outcome.collected.records, submitted=summary.submitted,
                         failed=summary.failed, lost=summary.lost, throughput=summary.throughput,
                         wall_s=summary.wall_s, processes=summary.per_process, worker_cpu_s=worker_cpu,
-                        check=cross_check(outcome, backend))
+                        others_cores=others, check=cross_check(outcome, backend))
 
 
 def _baseline_run(name: str, workers: int, settings: LabSettings, plan: ComparePlan, args: WorkloadArgs,
-                  repeat: int) -> dict[str, Any]:
+                  repeat: int, lab_pids: list[int]) -> dict[str, Any]:
+    broker, _ = redis_clients(settings)
+    shares_before = cpu_share.snapshot(lab_pids, broker)
     run = inprocess.run_baseline(name, workers, args, plan.count, settings.http_timeout_s)
+    others = cpu_share.others_cores(shares_before, cpu_share.snapshot(lab_pids, broker))
     return _run_figures(args.workload, name, repeat, run.records, submitted=plan.count, failed=0,
                         lost=plan.count - len(run.records), throughput=run.throughput, wall_s=run.wall_s,
-                        processes=len({r["pid"] for r in run.records}), worker_cpu_s=None,
+                        processes=len({r["pid"] for r in run.records}), worker_cpu_s=None, others_cores=others,
                         check={"backend_results": None, "producer_throughput": run.throughput, "agree": True,
                                "note": "in-process"})
 
@@ -150,6 +156,7 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan,
         for pool, found in workers.items():
             origin = "started here" if found.started_here else "already running"
             say(f"{pool:<14} {found.concurrency:>3} slots on {len(found.nodes)} worker(s) ({origin})")
+        lab_pids = [pid for found in workers.values() for pid in found.pids]
         for workload in plan.workloads:
             args = plan.args_for(workload, settings)
             for pool in plan.pools:
@@ -159,12 +166,12 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan,
             for repeat in range(plan.repeat):
                 order = plan.pools[repeat % len(plan.pools):] + plan.pools[:repeat % len(plan.pools)]
                 for pool in order:
-                    runs.append(_celery_run(app, settings, plan, workers[pool], args, repeat, console))
+                    runs.append(_celery_run(app, settings, plan, workers[pool], args, repeat, lab_pids))
                     _say_run(say, runs[-1])
                 if plan.baselines:
                     for name in inprocess.BASELINES:
                         runs.append(_baseline_run(name, baseline_workers(name, settings), settings, plan, args,
-                                                  repeat))
+                                                  repeat, lab_pids))
                         _say_run(say, runs[-1])
         pools_info = {pool: {"concurrency": w.concurrency, "nodes": w.nodes, "started_here": w.started_here,
                              "concurrency_rule": concurrency_rule(pool)} for pool, w in workers.items()}

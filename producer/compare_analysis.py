@@ -17,6 +17,7 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
+from producer.cpu_share import BUSY_OTHERS_CORES
 from producer.inprocess import BASELINES, PROCESS_BASELINE
 
 #: Pools whose pure-Python work takes turns on one GIL per process.
@@ -128,6 +129,7 @@ def analyse(runs: list[dict[str, Any]], pools_info: dict[str, dict[str, Any]], c
             "submitted": sum(r["submitted"] for r in cell_runs), "completed": sum(r["completed"] for r in cell_runs),
             "failed": sum(r["failed"] for r in cell_runs), "lost": sum(r["lost"] for r in cell_runs),
             "checks_agree": all(r["check"]["agree"] for r in cell_runs),
+            "others_cores": _median([r.get("others_cores", 0.0) or 0.0 for r in cell_runs]),
             "check_notes": [r["check"]["note"] for r in cell_runs if not r["check"]["agree"]],
             "bottleneck": _bottleneck(bounds, median_tp),
         })
@@ -154,5 +156,8 @@ def verdicts(cells: list[dict[str, Any]]) -> dict[str, str]:
                          and c["pool"] == "inproc-threads"), None)
         if baseline and baseline["throughput_median"] > 0:
             line += f" (in-process threads: {baseline['throughput_median']:,.1f}/s)"
+        busy = [c["pool"] for c in cells if c["workload"] == workload and c.get("others_cores", 0) >= BUSY_OTHERS_CORES]
+        if busy:
+            line += f" — noisy: other processes kept ≥ {BUSY_OTHERS_CORES} core busy during {', '.join(busy)}"
         lines[workload] = line
     return lines

@@ -7,6 +7,8 @@ from typing import Any
 
 from rich.table import Table
 
+from producer.cpu_share import BUSY_OTHERS_CORES
+
 HEADERS = ("workload", "pool", "slots", "tasks/s median [min–max]", "latency p50/p95", "thread CPU/run",
            "× solo", "vs ideal", "bottleneck", "fail/lost", "check")
 
@@ -34,6 +36,9 @@ def cell_row(cell: dict[str, Any]) -> list[str]:
     check = "ok" if cell["checks_agree"] else "DISAGREE"
     if cell["kind"] == "in-process":
         check = "n/a"
+    others = cell.get("others_cores") or 0.0
+    if others >= BUSY_OTHERS_CORES:
+        check += f", busy {others:.1f}"
     latency = f"{_num(_times(cell['latency_p50_s'], 1000), ',.0f')}/{_ms(cell['latency_p95_s'])}"
     return [cell["workload"], cell["pool"], str(cell["concurrency"]), tp, latency, cpu,
             _num(cell.get("speedup_vs_solo"), ".2f", "×"), _num(_times(cell["efficiency"], 100), ".0f", "%"),
@@ -54,7 +59,7 @@ def compare_table(record: dict[str, Any]) -> Table:
             table.add_section()
         previous = cell["workload"]
         row = cell_row(cell)
-        style = "dim" if cell["kind"] == "in-process" else ("red" if row[-1] == "DISAGREE" or
+        style = "dim" if cell["kind"] == "in-process" else ("red" if row[-1].startswith("DISAGREE") or
                                                              cell["failed"] or cell["lost"] else None)
         table.add_row(*row, style=style)
     return table
@@ -69,7 +74,8 @@ def caption(record: dict[str, Any]) -> str:
                           "others competed for the CPU")
     return (f"{verdict_lines}\nCPU/run = mean thread CPU time / mean run time per task (under threads on "
             f"`cpu`, well below 100%: the GIL made visible). vs ideal: CPU min(slots, cores)/t, "
-            f"I/O slots/latency. check: backend SCAN count and producer clock agree with the records.")
+            f"I/O slots/latency. check: backend SCAN count and producer clock agree with the records; "
+            f"busy N: other processes kept N cores busy meanwhile (CPU figures low and noisy).")
 
 
 def bottleneck_lines(record: dict[str, Any]) -> list[str]:

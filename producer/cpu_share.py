@@ -1,0 +1,72 @@
+"""Whose CPU was it? The machine's busy CPU time during a batch, split into the lab's and everyone else's.
+
+On a shared machine the cores a measurement needs may be busy with other work; a CPU-bound figure
+is only as good as the share of the cores it actually had. ``others`` = machine busy time − the
+producer (and its reaped children, e.g. ProcessPoolExecutor workers) − the local workers − Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+import psutil
+import redis
+
+#: Other processes using at least this many cores during a batch make its figure "busy" (noisy).
+BUSY_OTHERS_CORES = 0.5
+
+
+@dataclass(frozen=True)
+class CpuSnapshot:
+    """Cumulative CPU seconds at one instant: the whole machine, the lab's processes, Redis."""
+
+    at: float
+    machine: float
+    lab: float
+    redis: float
+
+
+def _machine_busy() -> float:
+    t = psutil.cpu_times()
+    return t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0) + \
+        getattr(t, "steal", 0.0)
+
+
+def _process_tree(pid: int, include_reaped: bool) -> float:
+    try:
+        process = psutil.Process(pid)
+        times = process.cpu_times()
+        total = times.user + times.system
+        if include_reaped:
+            total += times.children_user + times.children_system
+        for child in process.children(recursive=True):
+            child_times = child.cpu_times()
+            total += child_times.user + child_times.system
+        return total
+    except psutil.Error:
+        return 0.0
+
+
+def _redis_cpu(client: redis.Redis | None) -> float:
+    if client is None:
+        return 0.0
+    try:
+        info = client.info("cpu")
+    except redis.RedisError:
+        return 0.0
+    return float(info.get("used_cpu_user", 0.0)) + float(info.get("used_cpu_sys", 0.0))
+
+
+def snapshot(worker_pids: list[int], broker: redis.Redis | None) -> CpuSnapshot:
+    """CPU seconds so far: machine, producer + local workers, Redis."""
+    lab = _process_tree(os.getpid(), include_reaped=True) + sum(_process_tree(pid, False) for pid in worker_pids)
+    return CpuSnapshot(time.monotonic(), _machine_busy(), lab, _redis_cpu(broker))
+
+
+def others_cores(before: CpuSnapshot, after: CpuSnapshot) -> float:
+    """Cores other processes kept busy between two snapshots (never below 0)."""
+    wall = max(after.at - before.at, 1e-9)
+    others = (after.machine - before.machine) - (after.lab - before.lab) - (after.redis - before.redis)
+    return max(0.0, others / wall)
