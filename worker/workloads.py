@@ -63,7 +63,8 @@ def _session() -> requests.Session:
 
 def io_http(url: str, ms: int, timeout_s: float) -> Result:
     """GET ``url?ms=N`` from the latency target: the thread waits ``ms`` on the network."""
-    response = _session().get(url, params={"ms": ms}, timeout=timeout_s)
+    # No redirects: an allow-listed host must not be able to bounce the worker to any other address.
+    response = _session().get(url, params={"ms": ms}, timeout=timeout_s, allow_redirects=False)
     response.raise_for_status()
     return {"status": response.status_code, "bytes": len(response.content)}
 
