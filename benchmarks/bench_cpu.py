@@ -27,7 +27,7 @@ from benchmarks.common import (
 def main(argv: list[str] | None = None) -> None:
     """Run solo and prefork -c cores alternately and report the speed-up."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=40)
+    parser.add_argument("--count", type=int, default=60)
     parser.add_argument("--size", type=int, default=25_000, help="n of the product loop (~0.1 s at 25,000)")
     parser.add_argument("--repeats", type=int, default=3)
     options = parser.parse_args(argv)

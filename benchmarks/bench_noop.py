@@ -4,7 +4,8 @@ Both workers run the lab's own worker command (``producer/roles.py``), prefork -
 ``-A`` (``worker.app`` vs ``benchmarks.stock_app``) — so the ratio is the configuration's doing. Both
 get the same batches, published the same way (pipelined ``submit_batch``); throughput is completed
 tasks ÷ (last finish − first enqueue), every task counted (a lost or failed one fails the benchmark).
-The events row runs the lab's worker with and without ``-E`` (the task events Flower needs).
+The events row runs the lab's worker with and without ``-E`` (the task events Flower needs); one more
+side runs the lab's worker with ``LAB_FAST_REDIS=0`` (stock kombu channel and Celery consumer).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from benchmarks.common import (
     STOCK_APP,
     alternating,
+    child_env,
     lab_environment,
     report,
     run_batch_rate,
@@ -33,22 +35,24 @@ def run_noop_batch(app: Any, queue: str, count: int) -> float:
 def main(argv: list[str] | None = None) -> None:
     """Run both comparisons side by side and report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=3000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=2)
     options = parser.parse_args(argv)
     with lab_environment():
         from worker.app import app
 
         c = options.concurrency
-        queues = {side: unique(side) for side in ("lab", "stock", "lab_no_events")}
+        queues = {side: unique(side.replace("_", "-")) for side in ("lab", "stock", "lab_no_events", "lab_stock_kombu")}
         commands = {
             "lab": worker_command("prefork", c, queues["lab"], unique("lab")),
             "stock": worker_command("prefork", c, queues["stock"], unique("stock"), app_module=STOCK_APP),
             "lab_no_events": worker_command("prefork", c, queues["lab_no_events"], unique("lab-noev"), events=False),
+            "lab_stock_kombu": worker_command("prefork", c, queues["lab_stock_kombu"], unique("lab-nofast")),
         }
         with running_worker(app, commands["lab"]), running_worker(app, commands["stock"]), \
-                running_worker(app, commands["lab_no_events"]):
+                running_worker(app, commands["lab_no_events"]), \
+                running_worker(app, commands["lab_stock_kombu"], env=child_env(LAB_FAST_REDIS="0")):
             for queue in queues.values():  # warm-up: imports, connections, first forks
                 run_noop_batch(app, queue, 200)
             values = alternating(options.repeats, {side: (lambda q=queue: run_noop_batch(app, q, options.count))
@@ -57,10 +61,12 @@ def main(argv: list[str] | None = None) -> None:
     event_cost_us = (1 / med["lab"] - 1 / med["lab_no_events"]) * 1e6
     report("noop", f"no-op end to end, prefork -c{c}, {options.count} tasks, median of {options.repeats}",
            {"lab config tasks/s": med["lab"], "stock Celery (results on) tasks/s": med["stock"],
-            "lab config without -E tasks/s": med["lab_no_events"], "all runs": values,
+            "lab config without -E tasks/s": med["lab_no_events"],
+            "lab config with LAB_FAST_REDIS=0 tasks/s": med["lab_stock_kombu"], "all runs": values,
             "task events cost per task, µs": event_cost_us},
            {"lab config / stock Celery": (med["lab"] / med["stock"], ">= 1.3"),
-            "with events / without events": (med["lab"] / med["lab_no_events"], "reported")},
+            "with events / without events": (med["lab"] / med["lab_no_events"], "reported"),
+            "lab config / same with LAB_FAST_REDIS=0": (med["lab"] / med["lab_stock_kombu"], "reported")},
            ["same worker command line (-E, no mingle/gossip, -l INFO), only -A differs",
             "same producer (pipelined submit) for both; every task counted"])
 
