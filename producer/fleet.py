@@ -78,20 +78,24 @@ def pool_concurrency(pool: str, settings: LabSettings) -> int:
     return settings.io_concurrency
 
 
-def consumers(app: Celery, queue: str, timeout_s: float = 1.0) -> dict[str, tuple[int, int]]:
-    """Nodes consuming ``queue`` now: node → (max concurrency, main PID), from ``inspect stats``."""
-    inspector = app.control.inspect(timeout=timeout_s)
-    queues = inspector.active_queues() or {}
-    nodes = [node for node, listed in queues.items() if any(q.get("name") == queue for q in listed)]
-    if not nodes:
-        return {}
-    stats = app.control.inspect(destination=nodes, timeout=timeout_s).stats() or {}
-    found = {}
-    for node in nodes:
-        info = stats.get(node, {})
-        local = node.rsplit("@", 1)[-1] == socket.gethostname()  # a PID from another host means nothing here
-        found[node] = (int(info.get("pool", {}).get("max-concurrency", 0) or 0),
-                       int(info.get("pid", 0) or 0) if local else 0)
+def consumers(app: Celery, queues: list[str], timeout_s: float = 1.0) -> dict[str, dict[str, tuple[int, int]]]:
+    """Per queue, the nodes consuming it now: node → (max concurrency, main PID if local), from ``inspect``.
+
+    One broadcast for all queues (a broadcast waits its whole timeout), then ``stats`` from those nodes.
+    """
+    listed = app.control.inspect(timeout=timeout_s).active_queues() or {}
+    nodes_of = {queue: [node for node, qs in listed.items() if any(q.get("name") == queue for q in qs)]
+                for queue in queues}
+    wanted = sorted({node for nodes in nodes_of.values() for node in nodes})
+    stats = (app.control.inspect(destination=wanted, timeout=timeout_s).stats() or {}) if wanted else {}
+    found: dict[str, dict[str, tuple[int, int]]] = {}
+    for queue, nodes in nodes_of.items():
+        found[queue] = {}
+        for node in nodes:
+            info = stats.get(node, {})
+            local = node.rsplit("@", 1)[-1] == socket.gethostname()  # a PID from another host means nothing here
+            found[queue][node] = (int(info.get("pool", {}).get("max-concurrency", 0) or 0),
+                                  int(info.get("pid", 0) or 0) if local else 0)
     return found
 
 
@@ -161,8 +165,9 @@ def pool_workers(app: Celery, settings: LabSettings, pools: list[str]) -> Iterat
     """Each pool's workers: the ones already consuming its queue, else ones started here (stopped on exit)."""
     found: dict[str, PoolWorkers] = {}
     try:
+        running = consumers(app, pools)
         for pool in pools:
-            existing = consumers(app, pool)
+            existing = running[pool]
             if existing:
                 found[pool] = PoolWorkers(pool, pool, sorted(existing), sum(c for c, _ in existing.values()), False,
                                           pids=[pid for _, pid in existing.values() if pid])
