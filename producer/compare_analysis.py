@@ -5,8 +5,8 @@ Plain functions over the JSON-ready run dicts, so `producer report` can recomput
 - Ideal: CPU workloads — min(slots, cores) tasks at once, each taking the measured single-task CPU
   time t (median thread CPU time over the workload's runs); I/O workloads — ``slots`` waits of
   ``size`` ms at once. Both for a batch of ``count`` tasks: count / (⌈count / slots⌉ × t).
-- Bottleneck: the lowest of the bounds that apply — cores (worker CPU per task, or with the GIL one
-  core per worker process for pure-Python work), concurrency / latency (I/O), and the per-process
+- Bottleneck: the lowest of the bounds that apply — cores (worker CPU per task; in a GIL pool one core
+  per worker process, unless the work releases the GIL), concurrency / latency (I/O), and the per-process
   consumer ceiling (Celery cells: worker processes × ``LAB_CONSUMER_CEILING_TPS``).
 """
 
@@ -39,8 +39,8 @@ def _median(values: list[float]) -> float:
 
 def _ideal(workload: str, count: int, slots: int, cores: int, task_s: float) -> float:
     parallel = slots if is_io(workload) else min(slots, cores)
-    if parallel < 1 or not task_s or math.isnan(task_s):
-        return math.nan
+    if workload == "noop" or parallel < 1 or not task_s or math.isnan(task_s):
+        return math.nan  # noop does no work: there is no ideal, only the queue's own cost
     return count / (math.ceil(count / parallel) * task_s)
 
 
@@ -58,9 +58,11 @@ def _bounds(workload: str, pool: str, info: dict[str, Any], runs: list[dict[str,
     completed = sum(r["completed"] for r in runs)
     worker_cpu = [r["worker_cpu_s"] for r in runs if r.get("worker_cpu_s") is not None]
     cpu_per_task = sum(worker_cpu) / completed if worker_cpu and completed else math.nan
-    if not is_io(workload) or not math.isnan(cpu_per_task):
+    if (not is_io(workload) and workload != "noop") or not math.isnan(cpu_per_task):
         per_task = max(task_s if not is_io(workload) else 0.0, 0.0 if math.isnan(cpu_per_task) else cpu_per_task)
-        gil_bound = workload == "cpu" and pool in GIL_POOLS
+        # One process of a GIL pool runs Python — the task's and Celery's own per-task work — on one core
+        # at a time; only work that releases the GIL (cpu_nogil's hashing) can spread over more.
+        gil_bound = pool in GIL_POOLS and workload != "cpu_nogil"
         usable = min(cores, int(processes)) if gil_bound else min(cores, slots)
         if per_task > 0:
             label = "GIL: 1 core/process" if gil_bound and usable < cores else "cores"
@@ -79,7 +81,7 @@ def _bounds(workload: str, pool: str, info: dict[str, Any], runs: list[dict[str,
 
 def _bottleneck(bounds: list[tuple[str, float, str]], throughput: float) -> dict[str, Any]:
     if not bounds or math.isnan(throughput):
-        return {"name": "unknown", "bound": None, "share": None, "figures": ""}
+        return {"name": "–", "bound": None, "share": None, "figures": "no bound applies (no work per task, no queue)"}
     name, bound, figures = min(bounds, key=lambda b: b[1])
     share = throughput / bound if bound > 0 else math.nan
     if share < EXPLAINED_SHARE:
