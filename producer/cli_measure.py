@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import signal
 from collections.abc import Iterator
@@ -226,6 +227,7 @@ def sweep_table(record: dict[str, Any]) -> Any:
 def report(
     results_dir: Annotated[Path | None, typer.Option(help="where the records are (default LAB_RESULTS_DIR)")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="output directory (default RESULTS_DIR/report)")] = None,
+    record: Annotated[Path | None, typer.Option(help="the compare record to show (default: the newest)")] = None,
 ) -> None:
     """HTML + Markdown report with PNG charts from the newest compare record and the sweep records."""
     from producer.compare_table import compare_table
@@ -233,8 +235,8 @@ def report(
     from producer.report import render
 
     source = results_dir or get_settings().results_dir
-    rendered = render(source, out_dir or source / "report")
-    compares = load_records(source, "compare")
+    rendered = render(source, out_dir or source / "report", record)
+    compares = [(record, json.loads(record.read_text()))] if record else load_records(source, "compare")
     if compares:
         out.print(compare_table(compares[-1][1]))
     err.print(f"report: {rendered.html_path} and {rendered.markdown_path} ({len(rendered.images)} charts)")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import html
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from producer import charts
 from producer.compare_table import HEADERS, bottleneck_lines, cell_row, markdown_table
-from producer.errors import LabError
+from producer.errors import BadInput, LabError
 from producer.records import load_records
 
 MAX_SWEEPS = 6
@@ -70,9 +71,17 @@ STYLE = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#22
          "td:nth-child(n+3){text-align:right}tr.inproc{color:#777}tr.bad{background:#fdd}img{max-width:100%}")
 
 
-def render(results_dir: Path, out_dir: Path) -> Report:
-    """Write ``index.html``, ``report.md`` and the PNGs into ``out_dir``; raise if there is nothing to show."""
+def render(results_dir: Path, out_dir: Path, compare_record: Path | None = None) -> Report:
+    """Write ``index.html``, ``report.md`` and the PNGs into ``out_dir``; raise if there is nothing to show.
+
+    The compare shown is ``compare_record`` if given, else the newest one in ``results_dir``.
+    """
     compares = load_records(results_dir, "compare")
+    if compare_record is not None:
+        try:
+            compares = [(compare_record, json.loads(compare_record.read_text()))]
+        except (OSError, ValueError) as error:
+            raise BadInput(f"cannot read the compare record {compare_record}: {error}") from None
     sweeps = load_records(results_dir, "sweep")[-MAX_SWEEPS:]
     if not compares and not sweeps:
         raise LabError(f"no compare or sweep records in {results_dir} (run `producer compare` first)")
