@@ -6,7 +6,6 @@ Redis that other tests use stays up.
 
 from __future__ import annotations
 
-import inspect
 import json
 import secrets
 import signal
@@ -26,8 +25,8 @@ from tests.faults import FaultRedis, collect, count_outcome, fault_app, fault_re
 from worker.task_args import WorkloadArgs
 
 OUTAGE_S = 1.5
-#: When the producer pipelines (LPUSH in chunks), publish in rounds of 5 so the crash falls between rounds.
-SMALL_CHUNKS = {"chunk": 5} if "chunk" in inspect.signature(submit_batch).parameters else {}
+#: The producer pipelines (one LPUSH per chunk): rounds of 5 make the outage fall between rounds.
+CHUNK = 5
 
 
 @pytest.fixture()
@@ -88,7 +87,7 @@ def test_redis_restart_mid_batch_workers_reconnect_and_the_producer_retries(serv
         # Redis stops inside the 10th send's callback, so the next publish meets a dead broker: the batch
         # completes only because the producer's publish retry policy waits for Redis to come back.
         publishing = submit_batch(app, WorkloadArgs("io_sleep", 200), count, "prefork", on_sent=stop_at_ten,
-                                  **SMALL_CHUNKS)
+                                  chunk=CHUNK)
         restarts[0].join(60)
         recovered = {queue: collect_with_recovery(app, backend, broker, batch, timeout_s=90, idle_grace_s=5)
                      for queue, batch in (("prefork", publishing), ("threads", in_flight))}
@@ -120,7 +119,7 @@ def test_redis_gone_for_good_makes_publishing_fail_with_a_count(server: FaultRed
 
     progress: list[int] = []
     with pytest.raises(LabError) as failure:
-        submit_batch(app, WorkloadArgs("noop", 0), 20, "prefork", on_sent=crash_at_five, **SMALL_CHUNKS)
+        submit_batch(app, WorkloadArgs("noop", 0), 20, "prefork", on_sent=crash_at_five, chunk=CHUNK)
     message = str(failure.value)
     assert message.startswith("publishing failed after 5 of 20 tasks:"), message
     assert server.password not in message
