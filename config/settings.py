@@ -49,6 +49,7 @@ class LabSettings(BaseSettings):
     publish_retries: int = Field(5, ge=0)
     task_events: bool = True
     fast_redis: bool = Field(True, description="lighter Redis channel, coalesced event flushes (worker/fast_redis.py)")
+    task_log: bool = Field(False, description="Celery's per-task INFO lines (received, succeeded) in worker logs")
     execution_log: bool = Field(False, description="record every task execution in Redis (fault tests)")
     republish_rounds: int = Field(1, ge=0, description="re-publish tasks the broker provably lost (0 = never)")
 

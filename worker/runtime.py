@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -47,3 +48,15 @@ def timed_run(run: Callable[[], dict[str, Any]], *, workload: str, hostname: str
         "thread_id": threading.get_ident(),
         "pool": _pool_name,
     }
+
+
+#: Celery's loggers of the per-task INFO lines: "Received task …" (consumer) and "Task … succeeded" (trace).
+PER_TASK_LOGGERS = ("celery.worker.strategy", "celery.app.trace")
+
+
+def set_per_task_logs(enabled: bool) -> None:
+    """Keep or drop Celery's two INFO lines per task (~10 % of a no-op worker's throughput, measured in
+    ``benchmarks/bench_noop.py``); results and task events carry the same facts. Warnings and errors
+    (a failed or retried task) are always logged."""
+    for name in PER_TASK_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if enabled else logging.WARNING)

@@ -10,11 +10,12 @@ from celery.exceptions import SoftTimeLimitExceeded
 from config.settings import get_settings
 from worker import execution_log, workloads
 from worker.app import app
-from worker.runtime import timed_run
+from worker.runtime import set_per_task_logs, timed_run
 from worker.task_args import WorkloadArgs, check_args, check_enqueued
 
 _settings = get_settings()
 execution_log.install(_settings)
+set_per_task_logs(_settings.task_log)  # before the consumer and the pool start (prefork children inherit it)
 _cpu_limits = {"soft_time_limit": _settings.cpu_soft_time_limit_s, "time_limit": _settings.cpu_hard_time_limit_s}
 
 
