@@ -5,7 +5,8 @@ Both workers run the lab's own worker command (``producer/roles.py``), prefork -
 get the same batches, published the same way (pipelined ``submit_batch``); throughput is completed
 tasks ÷ (last finish − first enqueue), every task counted (a lost or failed one fails the benchmark).
 The events row runs the lab's worker with and without ``-E`` (the task events Flower needs); one more
-side runs the lab's worker with ``LAB_FAST_REDIS=0`` (stock kombu channel and Celery consumer).
+side runs the lab's worker with ``LAB_FAST_REDIS=0`` (stock kombu channel and Celery consumer), one with
+``LAB_TASK_LOG=1`` (Celery's per-task INFO lines back on).
 """
 
 from __future__ import annotations
@@ -43,16 +44,19 @@ def main(argv: list[str] | None = None) -> None:
         from worker.app import app
 
         c = options.concurrency
-        queues = {side: unique(side.replace("_", "-")) for side in ("lab", "stock", "lab_no_events", "lab_stock_kombu")}
+        sides = ("lab", "stock", "lab_no_events", "lab_stock_kombu", "lab_task_log")
+        queues = {side: unique(side.replace("_", "-")) for side in sides}
         commands = {
             "lab": worker_command("prefork", c, queues["lab"], unique("lab")),
             "stock": worker_command("prefork", c, queues["stock"], unique("stock"), app_module=STOCK_APP),
             "lab_no_events": worker_command("prefork", c, queues["lab_no_events"], unique("lab-noev"), events=False),
             "lab_stock_kombu": worker_command("prefork", c, queues["lab_stock_kombu"], unique("lab-nofast")),
+            "lab_task_log": worker_command("prefork", c, queues["lab_task_log"], unique("lab-tasklog")),
         }
         with running_worker(app, commands["lab"]), running_worker(app, commands["stock"]), \
                 running_worker(app, commands["lab_no_events"]), \
-                running_worker(app, commands["lab_stock_kombu"], env=child_env(LAB_FAST_REDIS="0")):
+                running_worker(app, commands["lab_stock_kombu"], env=child_env(LAB_FAST_REDIS="0")), \
+                running_worker(app, commands["lab_task_log"], env=child_env(LAB_TASK_LOG="1")):
             for queue in queues.values():  # warm-up: imports, connections, first forks
                 run_noop_batch(app, queue, 200)
             values = alternating(options.repeats, {side: (lambda q=queue: run_noop_batch(app, q, options.count))
@@ -62,11 +66,13 @@ def main(argv: list[str] | None = None) -> None:
     report("noop", f"no-op end to end, prefork -c{c}, {options.count} tasks, median of {options.repeats}",
            {"lab config tasks/s": med["lab"], "stock Celery (results on) tasks/s": med["stock"],
             "lab config without -E tasks/s": med["lab_no_events"],
-            "lab config with LAB_FAST_REDIS=0 tasks/s": med["lab_stock_kombu"], "all runs": values,
+            "lab config with LAB_FAST_REDIS=0 tasks/s": med["lab_stock_kombu"],
+            "lab config with LAB_TASK_LOG=1 tasks/s": med["lab_task_log"], "all runs": values,
             "task events cost per task, µs": event_cost_us},
            {"lab config / stock Celery": (med["lab"] / med["stock"], ">= 1.3"),
             "with events / without events": (med["lab"] / med["lab_no_events"], "reported"),
-            "lab config / same with LAB_FAST_REDIS=0": (med["lab"] / med["lab_stock_kombu"], "reported")},
+            "lab config / same with LAB_FAST_REDIS=0": (med["lab"] / med["lab_stock_kombu"], "reported"),
+            "lab config / same with LAB_TASK_LOG=1": (med["lab"] / med["lab_task_log"], "reported")},
            ["same worker command line (-E, no mingle/gossip, -l INFO), only -A differs",
             "same producer (pipelined submit) for both; every task counted"])
 
