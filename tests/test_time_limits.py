@@ -41,6 +41,20 @@ def test_prefork_soft_time_limit_fails_the_task_with_its_reason(server: FaultRed
     assert small.summary.completed == 2, "the same pool processes serve the next tasks"
 
 
+def test_soft_limit_backstop_fires_inside_the_pool_process_where_celery_has_no_timer(server: FaultRedis) -> None:
+    # The solo pool has no time-limit timer of its own, so only worker/soft_deadline.py can stop this task:
+    # the same backstop guards prefork when Celery's parent-side timer is not armed (Celery #6873).
+    settings = fault_settings(server, cpu_soft_time_limit_s=1.0, cpu_hard_time_limit_s=60.0)
+    app = fault_app(settings)
+    with fault_worker(app, settings, "solo", 1, "solo", label="soft-backstop"):
+        runaway = run_batch(app, settings, WorkloadArgs("cpu", RUNAWAY_CPU), 1, "solo", timeout_s=120)
+        small = run_batch(app, settings, WorkloadArgs("cpu", 1000), 1, "solo", timeout_s=120)
+    assert (runaway.summary.completed, runaway.summary.failed, runaway.summary.lost) == (0, 1, 0)
+    (reason,) = runaway.collected.failures.values()
+    assert reason == "SoftTimeLimitExceeded: cpu ran past its soft time limit of 1.0 s (LAB_CPU_SOFT_TIME_LIMIT_S)"
+    assert small.summary.completed == 1, "the worker serves the next task"
+
+
 def test_a_soft_limit_at_or_above_the_hard_one_is_refused() -> None:
     # Measured before this rule: soft 60 s, hard 1 s, and a 6 s task succeeded. Celery's prefork pool
     # arms the hard timer only when the soft one fires, so the hard limit never acted.

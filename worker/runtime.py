@@ -28,6 +28,11 @@ def set_pool_name(name: str) -> None:
     _pool_name = name
 
 
+def current_pool_name() -> str:
+    """This worker's pool, as recorded at start ("in-process" outside a worker)."""
+    return _pool_name
+
+
 def timed_run(run: Callable[[], dict[str, Any]], *, workload: str, hostname: str,
               enqueued: float | None) -> dict[str, Any]:
     """Run a workload and wrap its small result with the timings and identity every result carries."""

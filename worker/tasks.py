@@ -10,7 +10,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from config.settings import get_settings
 from worker import execution_log, workloads
 from worker.app import app
-from worker.runtime import set_per_task_logs, timed_run
+from worker.runtime import current_pool_name, set_per_task_logs, timed_run
+from worker.soft_deadline import soft_deadline
 from worker.task_args import WorkloadArgs, check_args, check_enqueued
 
 _settings = get_settings()
@@ -30,7 +31,9 @@ def _run(task: Task, workload: str, size: int, url: str, enqueued: float | None)
         "noop": workloads.noop,
     }
     try:
-        return timed_run(runners[workload], workload=workload, hostname=task.request.hostname or "", enqueued=stamp)
+        with soft_deadline(task.soft_time_limit, current_pool_name()):
+            return timed_run(runners[workload], workload=workload, hostname=task.request.hostname or "",
+                             enqueued=stamp)
     except SoftTimeLimitExceeded:
         limit = (task.request.timelimit or (None, None))[1] or task.soft_time_limit
         raise SoftTimeLimitExceeded(f"{workload} ran past its soft time limit of {limit} s "
