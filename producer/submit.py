@@ -92,8 +92,10 @@ def _send_one_by_one(app: Celery, batch: Batch, task_name: str, kwargs: dict[str
 
 
 def _exec_options(app: Celery, task_name: str) -> dict[str, Any]:
-    task = app.tasks.get(task_name)
-    options = task._get_exec_options() if task is not None else {}
+    # What send_task reads: the registry as it stands (``app.tasks`` would finalise the app and could add the
+    # producer's own time limits to the message, where send_task leaves them to the worker's task).
+    task = app._tasks.get(task_name)
+    options = task._get_exec_options() if task is not None and hasattr(task, "_get_exec_options") else {}
     return {key: value for key, value in options.items() if value is not None}
 
 
