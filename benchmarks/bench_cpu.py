@@ -9,6 +9,7 @@ whatever else the (shared) machine is running.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 from typing import Any
@@ -42,8 +43,8 @@ def main(argv: list[str] | None = None) -> None:
                 run_batch_rate(app, "cpu", options.size, 4, queue)
             records: dict[str, list[dict[str, Any]]] = {name: [] for name in queues}
             values = alternating(options.repeats, {
-                name: (lambda q=queue, name=name: run_batch_rate(app, "cpu", options.size, options.count, q,
-                                                                 records_out=records[name]))
+                name: functools.partial(run_batch_rate, app, "cpu", options.size, options.count, queue,
+                                        records_out=records[name])
                 for name, queue in queues.items()})
     med = {name: statistics.median(v) for name, v in values.items()}
     # CPU share: thread CPU time ÷ wall time of each task; below 1 when other processes took the core.

@@ -12,6 +12,7 @@ side runs the lab's worker with ``LAB_FAST_REDIS=0`` (stock kombu channel and Ce
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 from typing import Any
 
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
                 running_worker(app, commands["lab_task_log"], env=child_env(LAB_TASK_LOG="1")):
             for queue in queues.values():  # warm-up: imports, connections, first forks
                 run_noop_batch(app, queue, 200)
-            values = alternating(options.repeats, {side: (lambda q=queue: run_noop_batch(app, q, options.count))
+            values = alternating(options.repeats, {side: functools.partial(run_noop_batch, app, queue, options.count)
                                                    for side, queue in queues.items()})
     med = {side: statistics.median(v) for side, v in values.items()}
     event_cost_us = (1 / med["lab"] - 1 / med["lab_no_events"]) * 1e6

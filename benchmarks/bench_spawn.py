@@ -11,9 +11,11 @@ instead of the lab's launcher (``worker/fast_start.py``).
 from __future__ import annotations
 
 import argparse
+import functools
 import socket
 import statistics
 import time
+from collections.abc import Callable
 
 from benchmarks.common import (
     LOG_DIR,
@@ -64,6 +66,10 @@ def spawn_to_ping(app: object, command: list[str]) -> float:
         processes.stop(child, grace_s=15)
 
 
+def _run_made(measure: Callable[[object, list[str]], float], app: object, make: Callable[[], list[str]]) -> float:
+    return measure(app, make())
+
+
 def main(argv: list[str] | None = None) -> None:
     """Time every variant and report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -88,10 +94,10 @@ def main(argv: list[str] | None = None) -> None:
             "Celery default start, prefork -c2": stock_default,
         }
         spawn_to_first_task(app, variants["lab solo"]())  # warm the file cache
-        values = alternating(options.repeats, {name: (lambda make=make: spawn_to_first_task(app, make()))
+        values = alternating(options.repeats, {name: functools.partial(_run_made, spawn_to_first_task, app, make)
                                                for name, make in variants.items()})
         pinged = {name: make for name, make in variants.items() if name.startswith(("lab prefork", "Celery"))}
-        ping = alternating(options.repeats, {name: (lambda make=make: spawn_to_ping(app, make()))
+        ping = alternating(options.repeats, {name: functools.partial(_run_made, spawn_to_ping, app, make)
                                              for name, make in pinged.items()})
     med = {name: statistics.median(v) for name, v in values.items()}
     report("spawn", f"worker spawn to ready (starts a queued task), seconds, median of {options.repeats}",

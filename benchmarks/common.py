@@ -127,10 +127,11 @@ def alternating(repeats: int, sides: dict[str, Callable[[], float]]) -> dict[str
 def report(name: str, title: str, rows: dict[str, Any], ratios: dict[str, tuple[float, str]],
            notes: list[str] | None = None) -> dict[str, Any]:
     """Print the figures and ratios (with goal and verdict) and write ``benchmarks/results/<name>.json``."""
-    record = {"benchmark": name, "title": title, "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-              "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
-                          "load_1m": os.getloadavg()[0]},
-              "figures": rows, "ratios": {}, "notes": notes or []}
+    record: dict[str, Any] = {
+        "benchmark": name, "title": title, "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "load_1m": os.getloadavg()[0]},
+        "figures": rows, "ratios": {}, "notes": notes or [],
+    }
     print(f"\n== {title} ==")
     for key, value in rows.items():
         print(f"  {key}: {_fmt(value)}")
