@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,8 @@ POLL_INTERVAL_S = 0.05
 WINDOW = 500
 FULL_SWEEP_EVERY = 10
 RESULT_KEY_PREFIX = "celery-task-meta-"
+#: kombu's Redis transport keeps delivered-but-unacknowledged messages in this hash.
+UNACKED_KEY = "unacked"
 
 
 @dataclass
@@ -37,13 +39,31 @@ def _failure_reason(meta: dict[str, Any]) -> str:
     return str(meta.get("status", "unknown"))
 
 
-def broker_idle(broker: redis.Redis, queue: str) -> bool:
-    """True when ``queue`` is empty and no message is delivered-but-unacknowledged anywhere."""
+def broker_idle(broker: redis.Redis, queue: str, task_ids: Collection[str] | None = None) -> bool:
+    """True when ``queue`` is empty and no message is delivered-but-unacknowledged.
+
+    With ``task_ids``, only unacknowledged messages of those tasks count: an unacked entry left by some
+    other batch (say, an ack that failed) must not keep this batch from ever deciding its tasks are lost.
+    """
     pipe = broker.pipeline(transaction=False)
     pipe.llen(queue)
-    pipe.hlen("unacked")
+    pipe.hlen(UNACKED_KEY)
     queued, unacked = pipe.execute()
-    return int(queued) == 0 and int(unacked) == 0
+    if int(queued) or not int(unacked):
+        return not int(queued)
+    if task_ids is None:
+        return False
+    wanted = task_ids if isinstance(task_ids, set | frozenset) else set(task_ids)
+    return not any(_unacked_task_id(raw) in wanted for raw in broker.hvals(UNACKED_KEY))
+
+
+def _unacked_task_id(raw: bytes | str) -> str | None:
+    """The Celery task id of one entry of kombu's unacked hash ([message, exchange, routing key])."""
+    try:
+        message = json.loads(raw)[0]
+        return str(message["headers"]["id"])
+    except (ValueError, LookupError, TypeError):
+        return None
 
 
 def _read(backend: redis.Redis, task_ids: list[str], collected: Collected) -> tuple[list[str], int]:
@@ -103,7 +123,7 @@ def collect_results(backend: redis.Redis, task_ids: list[str], *, timeout_s: flo
         now = time.monotonic()
         if finished:
             idle_since = None
-        elif full and broker is not None and queue and broker_idle(broker, queue):
+        elif full and broker is not None and queue and broker_idle(broker, queue, set(pending)):
             idle_since = idle_since or now
             if now - idle_since >= idle_grace_s:
                 break

@@ -43,7 +43,7 @@ def collect_with_recovery(app: Celery, backend: redis.Redis, broker: redis.Redis
     republished = 0
     for _ in range(rounds):
         remaining = deadline - time.monotonic()
-        if not collected.lost or remaining <= 0 or not broker_idle(broker, batch.queue):
+        if not collected.lost or remaining <= 0 or not broker_idle(broker, batch.queue, set(collected.lost)):
             break  # nothing lost, out of time, or the tasks may still be in the broker: never send twice
         lost = collected.lost
         republish(app, batch, lost)
