@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
-import requests
 from celery import Celery
 
 from config.settings import LabSettings
@@ -183,7 +182,7 @@ def pool_workers(app: Celery, settings: LabSettings, pools: list[str]) -> Iterat
 def latency_target(settings: LabSettings) -> Iterator[bool]:
     """The latency target: the one that answers, else one started here (yields whether we started it)."""
     health = f"{settings.effective_target_url.rstrip('/')}/healthz"
-    if _answers(health):
+    if processes.http_answers(health):
         yield False
         return
     if settings.target_host not in ("127.0.0.1", "localhost"):
@@ -191,21 +190,10 @@ def latency_target(settings: LabSettings) -> Iterator[bool]:
     child = processes.spawn("target", roles.target_command(settings), settings.state_dir / "logs" / "target.log",
                             {**os.environ, "PYTHONPATH": str(ROOT)})
     try:
-        deadline = time.monotonic() + 30
-        while not _answers(health):
-            if time.monotonic() > deadline or not processes.is_running(child):
-                raise LabError(f"the latency target did not start; see {child.log}")
-            time.sleep(0.1)
+        processes.wait_for_http(health, 30, child)
         yield True
     finally:
         processes.stop(child)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=1).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 def cpu_seconds(pids: list[int]) -> float | None:

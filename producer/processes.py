@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import psutil
+import requests
+
+from producer.errors import LabError
 
 
 @dataclass(frozen=True)
@@ -74,3 +78,23 @@ def stop(child: Child, grace_s: float = 20.0) -> None:
         except psutil.Error:
             pass
     psutil.wait_procs(descendants, timeout=5)
+
+
+def http_answers(url: str, auth: tuple[str, str] | None = None) -> bool:
+    """True if ``url`` answers with a status below 500 within a second."""
+    try:
+        return requests.get(url, timeout=1, auth=auth).status_code < 500
+    except requests.RequestException:
+        return False
+
+
+def wait_for_http(url: str, timeout_s: float, child: Child | None = None,
+                  auth: tuple[str, str] | None = None) -> None:
+    """Poll ``url`` until it answers; raise :class:`LabError` when ``child`` exits or time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while not http_answers(url, auth):
+        if child is not None and not is_running(child):
+            raise LabError(f"{child.role} exited before {url} answered; see {child.log}")
+        if time.monotonic() > deadline:
+            raise LabError(f"{url} did not answer within {timeout_s:.0f} s")
+        time.sleep(0.1)

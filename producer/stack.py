@@ -15,7 +15,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import psutil
-import requests
 from celery import Celery
 
 from config.settings import LabSettings
@@ -93,17 +92,6 @@ def wait_for_workers(app: Celery, names: list[str], timeout_s: float = READY_TIM
     raise LabError(f"workers {', '.join(sorted(missing))} did not answer ping within {timeout_s:.0f} s")
 
 
-def _wait_http(url: str, timeout_s: float, auth: tuple[str, str] | None = None) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=1, auth=auth).status_code < 500:
-                return
-        except requests.RequestException:
-            time.sleep(0.2)
-    raise LabError(f"{url} did not answer within {timeout_s:.0f} s")
-
-
 def running_state(settings: LabSettings) -> StackState | None:
     """The recorded stack if any of its processes still runs."""
     state = StackState.load(state_path(settings))
@@ -132,8 +120,9 @@ def stack_up(app: Celery, settings: LabSettings) -> tuple[StackState, str, bool]
             state.children.append(processes.spawn(role, command, log_dir / f"{role}.log", role_env))
         state.save(state_path(settings))
         wait_for_workers(app, ["cpu", "io"])
-        _wait_http(f"{state.target_url.rstrip('/')}/healthz", READY_TIMEOUT_S)
-        _wait_http(f"{state.flower_url}healthcheck", READY_TIMEOUT_S)
+        by_role = {child.role: child for child in state.children}
+        processes.wait_for_http(f"{state.target_url.rstrip('/')}/healthz", READY_TIMEOUT_S, by_role["target"])
+        processes.wait_for_http(f"{state.flower_url}healthcheck", READY_TIMEOUT_S, by_role["flower"])
     except BaseException:
         stop_children(state.children)
         state_path(settings).unlink(missing_ok=True)

@@ -48,16 +48,7 @@ def flower(settings: Any) -> Iterator[FlowerServer]:
                             flower_env(child_env(), USER, password))
     server = FlowerServer(f"http://127.0.0.1:{port}/", USER, password, port)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if server.get("healthcheck", auth=False).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline or not processes.is_running(child):
-                raise RuntimeError(f"Flower did not start; see {child.log}")
-            time.sleep(0.2)
+        processes.wait_for_http(f"{server.url}healthcheck", 60, child)
         yield server
     finally:
         processes.stop(child)

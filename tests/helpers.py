@@ -66,21 +66,10 @@ def _celery_hostname() -> str:
 @contextlib.contextmanager
 def running_target(port: int) -> Iterator[Child]:
     """The latency target on 127.0.0.1:``port``, answering /healthz on entry."""
-    import requests
-
     command = [sys.executable, "-m", "worker.latency_target", "--host", "127.0.0.1", "--port", str(port)]
     child = processes.spawn("target", command, LOG_DIR / f"target-{port}.log", child_env())
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            break
-        except requests.RequestException:
-            if time.monotonic() > deadline or not processes.is_running(child):
-                processes.stop(child)
-                raise RuntimeError(f"latency target did not start; see {child.log}") from None
-            time.sleep(0.1)
     try:
+        processes.wait_for_http(f"http://127.0.0.1:{port}/healthz", 30, child)
         yield child
     finally:
         processes.stop(child)
