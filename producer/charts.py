@@ -34,15 +34,8 @@ def throughput_chart(record: dict[str, Any], path: Path) -> Path:
         for bar, cell in zip(bars, cells, strict=True):
             if cell["kind"] == "in-process":
                 bar.set_hatch("//")
-        axis.set_xticks(range(len(cells)), names, rotation=35, ha="right", fontsize=8)
-        axis.set_title(workload)
-        axis.set_ylabel("tasks/s (median, min–max)")
-        axis.grid(axis="y", alpha=0.3)
-    figure.suptitle("Throughput per pool (hatched: in-process baselines, no queue)")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+        _label_panel(axis, range(len(cells)), names, workload, "tasks/s (median, min–max)")
+    return _save(figure, "Throughput per pool (hatched: in-process baselines, no queue)", path)
 
 
 def latency_chart(record: dict[str, Any], path: Path) -> Path:
@@ -54,11 +47,21 @@ def latency_chart(record: dict[str, Any], path: Path) -> Path:
         samples = [[v * 1000 for r in record["runs"] if r["workload"] == workload and r["pool"] == pool
                     for v in r["latency_samples"]] or [math.nan] for pool in pools]
         axis.boxplot(samples, showfliers=False)
-        axis.set_xticks(range(1, len(pools) + 1), pools, rotation=35, ha="right", fontsize=8)
-        axis.set_title(workload)
-        axis.set_ylabel("latency, ms (enqueue → finish)")
-        axis.grid(axis="y", alpha=0.3)
-    figure.suptitle("Latency distribution per pool (box: p25–p75, whiskers: 1.5 IQR)")
+        _label_panel(axis, range(1, len(pools) + 1), pools, workload, "latency, ms (enqueue → finish)")
+    return _save(figure, "Latency distribution per pool (box: p25–p75, whiskers: 1.5 IQR)", path)
+
+
+def _label_panel(axis: Any, ticks: range, names: list[str], title: str, ylabel: str) -> None:
+    """Pool names under the ticks, a title and a y label, horizontal grid lines."""
+    axis.set_xticks(ticks, names, rotation=35, ha="right", fontsize=8)
+    axis.set_title(title)
+    axis.set_ylabel(ylabel)
+    axis.grid(axis="y", alpha=0.3)
+
+
+def _save(figure: Any, title: str, path: Path) -> Path:
+    """Title, lay out, write the PNG and free the figure."""
+    figure.suptitle(title)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
