@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
+from typing import Any
 
 import celery
 
 from producer import roles
-from tests.helpers import ROOT, child_env
+from tests.helpers import ROOT, child_env, running_worker
 
 
 def test_local_worker_commands_use_the_launcher_with_celerys_own_arguments() -> None:
@@ -22,3 +24,11 @@ def test_other_commands_fall_back_to_the_full_celery_cli() -> None:
                           text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert celery.__version__ in done.stdout
+
+
+def test_a_gevent_worker_started_by_the_launcher_is_patched_and_answers(celery_app: Any) -> None:
+    queue = f"gevent-{uuid.uuid4().hex[:6]}"
+    with running_worker(celery_app, "gevent", 8, queue, name=queue) as (_, hostname):
+        result = celery_app.send_task("lab.io_sleep", kwargs={"size": 10}, queue=queue)
+        assert result.get(timeout=60)["pool"] == "gevent"
+        assert hostname

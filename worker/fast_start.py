@@ -4,7 +4,8 @@
 every installed CLI plugin (Flower's, which imports Tornado and Flower itself) before it starts a
 worker: ~0.15 s of CPU on this machine, a quarter of the lab worker's spawn-to-ready. This launcher
 runs Celery's own ``worker`` command (the same click command, options and ``app.Worker``) with the app
-given by ``-A``, and hands anything else to the full ``celery`` CLI.
+given by ``-A``, after the same gevent/eventlet monkey-patching as ``python -m celery``, and hands
+anything else to the full ``celery`` CLI.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.argv = ["celery", *args]
         celery_main()
         return
+    from celery import maybe_patch_concurrency
+
+    maybe_patch_concurrency(["celery", *args])  # -P gevent/eventlet: monkey-patch first, as celery's __main__
     from celery.app.utils import find_app
     from celery.bin.base import CLIContext
     from celery.bin.worker import worker
