@@ -168,20 +168,10 @@ def _meets(value: float, goal: str) -> bool | None:
 @contextlib.contextmanager
 def running_target(port: int) -> Iterator[Child]:
     """The latency target (``worker/latency_target.py``) on 127.0.0.1:``port``, stopped by PID on exit."""
-    import requests
-
     command = [sys.executable, "-m", "worker.latency_target", "--host", "127.0.0.1", "--port", str(port)]
     child = processes.spawn("bench-target", command, LOG_DIR / f"target-{port}.log", child_env())
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except requests.RequestException:
-                if time.monotonic() > deadline or not processes.is_running(child):
-                    raise RuntimeError(f"latency target did not start; see {child.log}") from None
-                time.sleep(0.05)
+        processes.wait_for_http(f"http://127.0.0.1:{port}/healthz", 30, child)
         yield child
     finally:
         processes.stop(child)
