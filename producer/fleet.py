@@ -27,7 +27,6 @@ from producer.processes import Child
 
 ROOT = Path(__file__).resolve().parent.parent
 FREETHREADED_POOL = "threads_nogil"
-MONKEY_PATCHED_POOLS = frozenset({"gevent", "eventlet"})
 
 
 @dataclass
@@ -118,13 +117,9 @@ def wait_ready(app: Celery, nodes: list[str], children: list[Child], timeout_s: 
 
 
 def worker_command(pool: str, concurrency: int, queue: str, name: str, python: str | None = None) -> list[str]:
-    """The worker's command line, on ``python`` if given.
-
-    gevent/eventlet need the full ``celery`` program: its ``__main__`` monkey-patches before anything
-    else is imported (``worker.fast_start`` skips that, and an unpatched gevent worker never answers).
-    """
-    program = roles.CELERY_PROGRAM if pool in MONKEY_PATCHED_POOLS else roles.WORKER_PROGRAM
-    return [python or program[0], *program[1:], *roles.worker_args(pool, concurrency, queue, name)]
+    """The local worker's command line (``roles.worker_command``), on ``python`` if given."""
+    command = roles.worker_command(pool, concurrency, queue, name)
+    return [python or command[0], *command[1:]]
 
 
 def spawn_workers(app: Celery, settings: LabSettings, pool: str, concurrency: int, queue: str, *,
