@@ -25,7 +25,6 @@ class BatchOutcome:
     batch: Batch
     collected: Collected
     summary: BatchSummary
-    republished: int = 0
 
 
 def redis_clients(settings: LabSettings) -> tuple[redis.Redis, redis.Redis]:
@@ -54,5 +53,6 @@ def run_batch(app: Celery, settings: LabSettings, args: WorkloadArgs, count: int
                                                        on_done=lambda n: progress.advance(done, n))
     summary = summarize(collected.records, workload=args.workload, queue=queue, size=args.size,
                         submitted=batch.submitted, failures=collected.failures, lost=len(collected.lost),
-                        started_at=batch.send_started, finished_at=collected.finished_at)
-    return BatchOutcome(batch, collected, summary, republished)
+                        started_at=batch.send_started, finished_at=collected.finished_at,
+                        republished=republished)
+    return BatchOutcome(batch, collected, summary)

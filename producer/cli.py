@@ -13,6 +13,7 @@ from kombu.exceptions import OperationalError
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
+from config.celery_config import route_for
 from config.settings import POOLS, WORKLOADS, get_settings
 from producer.cli_measure import register as register_measure_commands
 from producer.console import err, out
@@ -47,7 +48,7 @@ def queue_for(pool: str | None, workload: str) -> str:
     """The queue of ``pool``, or the default route of ``workload``."""
     settings = get_settings()
     if pool is None:
-        return settings.cpu_queue if workload.startswith(("cpu", "noop")) else settings.io_queue
+        return route_for(f"lab.{workload}", settings)
     if pool not in POOLS:
         raise BadInput(f"unknown pool {pool!r} (choose from {', '.join(POOLS)})")
     return pool

@@ -49,6 +49,7 @@ class BatchSummary:
     per_worker: dict[str, int] = field(default_factory=dict)
     per_process: int = 0
     failure_reasons: dict[str, int] = field(default_factory=dict)
+    republished: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN becomes None)."""
@@ -56,7 +57,8 @@ class BatchSummary:
 
 
 def summarize(records: Sequence[dict[str, Any]], *, workload: str, queue: str, size: int, submitted: int,
-              failures: dict[str, str], lost: int, started_at: float, finished_at: float) -> BatchSummary:
+              failures: dict[str, str], lost: int, started_at: float, finished_at: float,
+              republished: int = 0) -> BatchSummary:
     """Summarise one batch. Throughput = completed tasks / (last finish − first enqueue)."""
     latencies = [r["finished"] - r["enqueued"] for r in records if r.get("enqueued") is not None]
     waits = [r["started"] - r["enqueued"] for r in records if r.get("enqueued") is not None]
@@ -76,4 +78,5 @@ def summarize(records: Sequence[dict[str, Any]], *, workload: str, queue: str, s
         per_worker=dict(Counter(str(r["hostname"]) for r in records).most_common()),
         per_process=len({(r["hostname"], r["pid"]) for r in records}),
         failure_reasons=dict(reasons),
+        republished=republished,
     )

@@ -34,6 +34,8 @@ def summary_table(summary: BatchSummary) -> Table:
     ]
     rows += [(f"tasks on {worker}", str(n)) for worker, n in summary.per_worker.items()]
     rows += [(f"failures: {reason}", str(n)) for reason, n in summary.failure_reasons.items()]
+    if summary.republished:
+        rows.append(("re-published (the broker lost them)", str(summary.republished)))
     for name, value in rows:
         table.add_row(name, value)
     return table

@@ -30,3 +30,17 @@ def test_summarize_counts_failures_and_lost_and_workers() -> None:
     assert summary.per_process == 2
     assert summary.failure_reasons == {"SoftTimeLimitExceeded": 1}
     assert summary.as_dict()["queue"] == "prefork"
+    assert summary.republished == 0
+
+
+def test_republished_tasks_are_reported_in_json_and_table() -> None:
+    from rich.console import Console
+
+    from producer.tables import summary_table
+
+    summary = summarize([_record(0.0, 0.5, 1.0)], workload="noop", queue="prefork", size=0, submitted=1,
+                        failures={}, lost=0, started_at=0.0, finished_at=1.0, republished=2)
+    assert summary.as_dict()["republished"] == 2
+    console = Console(record=True, width=120)
+    console.print(summary_table(summary))
+    assert "re-published (the broker lost them)" in console.export_text()
