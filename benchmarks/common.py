@@ -167,14 +167,11 @@ def _meets(value: float, goal: str) -> bool | None:
 
 @contextlib.contextmanager
 def running_target(port: int) -> Iterator[Child]:
-    """The latency target (``worker/latency_target.py``) on 127.0.0.1:``port``, stopped by PID on exit."""
-    command = [sys.executable, "-m", "worker.latency_target", "--host", "127.0.0.1", "--port", str(port)]
-    child = processes.spawn("bench-target", command, LOG_DIR / f"target-{port}.log", child_env())
-    try:
-        processes.wait_for_http(f"http://127.0.0.1:{port}/healthz", 30, child)
+    """The latency target on 127.0.0.1:``port``, answering /healthz on entry; stopped by PID on exit."""
+    with processes.running_service("bench-target", processes.latency_target_command(port),
+                                   LOG_DIR / f"target-{port}.log", child_env(),
+                                   f"http://127.0.0.1:{port}/healthz") as child:
         yield child
-    finally:
-        processes.stop(child)
 
 
 def run_batch_rate(app: Any, workload: str, size: int, count: int, queue: str, url: str = "",

@@ -182,13 +182,9 @@ def latency_target(settings: LabSettings) -> Iterator[bool]:
         return
     if settings.target_host not in ("127.0.0.1", "localhost"):
         raise LabError(f"the latency target {settings.effective_target_url} does not answer")
-    child = processes.spawn("target", roles.target_command(settings), settings.state_dir / "logs" / "target.log",
-                            {**os.environ, "PYTHONPATH": str(ROOT)})
-    try:
-        processes.wait_for_http(health, 30, child)
+    with processes.running_service("target", roles.target_command(settings), settings.state_dir / "logs" / "target.log",
+                                   {**os.environ, "PYTHONPATH": str(ROOT)}, health):
         yield True
-    finally:
-        processes.stop(child)
 
 
 def cpu_seconds(pids: list[int]) -> float | None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -98,3 +101,20 @@ def wait_for_http(url: str, timeout_s: float, child: Child | None = None,
         if time.monotonic() > deadline:
             raise LabError(f"{url} did not answer within {timeout_s:.0f} s")
         time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def running_service(role: str, command: list[str], log_path: Path, env: dict[str, str], ready_url: str,
+                    timeout_s: float = 30.0) -> Iterator[Child]:
+    """Start ``command``, yield once ``ready_url`` answers, and stop it by PID on exit."""
+    child = spawn(role, command, log_path, env)
+    try:
+        wait_for_http(ready_url, timeout_s, child)
+        yield child
+    finally:
+        stop(child)
+
+
+def latency_target_command(port: int, host: str = "127.0.0.1") -> list[str]:
+    """The latency target (``worker/latency_target.py``) on ``host:port``, run by this interpreter."""
+    return [sys.executable, "-m", "worker.latency_target", "--host", host, "--port", str(port)]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -65,11 +64,8 @@ def _celery_hostname() -> str:
 
 @contextlib.contextmanager
 def running_target(port: int) -> Iterator[Child]:
-    """The latency target on 127.0.0.1:``port``, answering /healthz on entry."""
-    command = [sys.executable, "-m", "worker.latency_target", "--host", "127.0.0.1", "--port", str(port)]
-    child = processes.spawn("target", command, LOG_DIR / f"target-{port}.log", child_env())
-    try:
-        processes.wait_for_http(f"http://127.0.0.1:{port}/healthz", 30, child)
+    """The latency target on 127.0.0.1:``port``, answering /healthz on entry; stopped by PID on exit."""
+    with processes.running_service("target", processes.latency_target_command(port),
+                                   LOG_DIR / f"target-{port}.log", child_env(),
+                                   f"http://127.0.0.1:{port}/healthz") as child:
         yield child
-    finally:
-        processes.stop(child)
