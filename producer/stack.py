@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,6 +19,7 @@ from celery import Celery
 from config.settings import LabSettings
 from producer import processes, roles
 from producer.errors import LabError
+from producer.fleet import celery_hostname, wait_ready
 from producer.flower import flower_env, flower_password
 from producer.processes import Child
 from producer.redis_server import redact, redis_answers, start_redis_server
@@ -78,20 +78,6 @@ def _ensure_redis(settings: LabSettings, children: list[Child]) -> None:
                           str(settings.state_dir / "redis" / "redis.log")))
 
 
-def wait_for_workers(app: Celery, names: list[str], timeout_s: float = READY_TIMEOUT_S) -> None:
-    """Block until a worker whose name starts with each of ``names`` answers ``ping``."""
-    deadline = time.monotonic() + timeout_s
-    missing = set(names)
-    while time.monotonic() < deadline:
-        replies = app.control.ping(timeout=0.5) or []
-        answered = {name.split("@", 1)[0] for reply in replies for name in reply}
-        missing = set(names) - answered
-        if not missing:
-            return
-        time.sleep(0.2)
-    raise LabError(f"workers {', '.join(sorted(missing))} did not answer ping within {timeout_s:.0f} s")
-
-
 def running_state(settings: LabSettings) -> StackState | None:
     """The recorded stack if any of its processes still runs."""
     state = StackState.load(state_path(settings))
@@ -119,8 +105,9 @@ def stack_up(app: Celery, settings: LabSettings) -> tuple[StackState, str, bool]
             role_env = flower_env(env, settings.flower_user, password) if role == "flower" else env
             state.children.append(processes.spawn(role, command, log_dir / f"{role}.log", role_env))
         state.save(state_path(settings))
-        wait_for_workers(app, ["cpu", "io"])
         by_role = {child.role: child for child in state.children}
+        wait_ready(app, [celery_hostname("cpu"), celery_hostname("io")],
+                   [by_role["worker-cpu"], by_role["worker-io"]], READY_TIMEOUT_S)
         processes.wait_for_http(f"{state.target_url.rstrip('/')}/healthz", READY_TIMEOUT_S, by_role["target"])
         processes.wait_for_http(f"{state.flower_url}healthcheck", READY_TIMEOUT_S, by_role["flower"])
     except BaseException:

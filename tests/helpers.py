@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from producer import processes, roles
+from producer.fleet import celery_hostname, wait_ready
 from producer.processes import Child
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,18 +26,6 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def wait_for_ping(app: Any, name: str, timeout_s: float = 60.0, child: Child | None = None) -> None:
-    """Block until the worker ``name`` answers ping (fail fast if its process died)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        replies = app.control.ping(destination=[name], timeout=0.5) or []
-        if any(name in reply for reply in replies):
-            return
-        if child is not None and not processes.is_running(child):
-            raise RuntimeError(f"worker {name} exited; see {child.log}")
-    raise TimeoutError(f"worker {name} did not answer ping within {timeout_s} s")
-
-
 @contextlib.contextmanager
 def running_worker(app: Any, pool: str, concurrency: int, queue: str, *, name: str | None = None,
                    extra_args: list[str] | None = None, env: dict[str, str] | None = None,
@@ -47,19 +35,13 @@ def running_worker(app: Any, pool: str, concurrency: int, queue: str, *, name: s
     command = roles.worker_command(pool, concurrency, queue, base) + (extra_args or [])
     if python:
         command[0] = python
-    hostname = command[command.index("-n") + 1].replace("%h", _celery_hostname())
+    hostname = celery_hostname(base)
     child = processes.spawn(f"worker-{base}", command, LOG_DIR / f"{base}.log", env or child_env())
     try:
-        wait_for_ping(app, hostname, child=child)
+        wait_ready(app, [hostname], [child], 60.0)
         yield child, hostname
     finally:
         processes.stop(child, grace_s=15)
-
-
-def _celery_hostname() -> str:
-    import socket
-
-    return socket.gethostname()
 
 
 @contextlib.contextmanager
