@@ -23,8 +23,8 @@ def main(argv: list[str] | None = None) -> None:
     options = parser.parse_args(argv)
     with lab_environment():
         from config.settings import get_settings
-        from producer.batch_run import redis_clients
-        from producer.collect import collect_results
+        from producer.batch.collect import collect_results
+        from producer.batch.run import redis_clients
         from worker.app import app
         from worker.runtime import timed_run
 

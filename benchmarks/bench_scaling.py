@@ -27,8 +27,8 @@ def measure(pools: list[str], concurrency: dict[str, int], count: int, repeats: 
             ) -> tuple[dict[str, Any], dict[str, tuple[float, str]], list[str]]:
     """Run the points (interleaved), then medians, efficiencies and what saturated."""
     from config.settings import get_settings
-    from producer.batch_run import redis_clients
-    from producer.sweep import SweepPlan, redis_probe, run_point, saturation
+    from producer.batch.run import redis_clients
+    from producer.measure.sweep import SweepPlan, redis_probe, run_point, saturation
     from worker.app import app
     from worker.task_args import WorkloadArgs
 

@@ -28,15 +28,16 @@ from benchmarks.common import (
     unique,
     worker_command,
 )
-from producer import processes, roles
+from producer.processes import children as processes
+from producer.processes import roles
 
 
 def spawn_to_first_task(app: object, command: list[str]) -> float:
     """Seconds from spawning ``command`` to the start of a no-op task queued for it beforehand; stopped by PID."""
     from config.settings import get_settings
-    from producer.batch_run import redis_clients
-    from producer.collect import collect_results
-    from producer.submit import submit_batch
+    from producer.batch.collect import collect_results
+    from producer.batch.run import redis_clients
+    from producer.batch.submit import submit_batch
     from worker.task_args import WorkloadArgs
 
     queue = command[command.index("-Q") + 1]

@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
 
         from benchmarks import stock_app
         from config.settings import get_settings
-        from producer.submit import CHUNK, submit_batch
+        from producer.batch.submit import CHUNK, submit_batch
         from worker.app import app
         from worker.task_args import WorkloadArgs
 

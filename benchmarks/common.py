@@ -25,9 +25,10 @@ from typing import Any
 
 import psutil
 
-from producer import processes, roles
-from producer.processes import Child
-from producer.redis_server import RedisProcess, free_port, start_redis_server
+from producer.processes import children as processes
+from producer.processes import roles
+from producer.processes.children import Child
+from producer.processes.redis_server import RedisProcess, free_port, start_redis_server
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "benchmarks" / "results"
@@ -181,9 +182,9 @@ def run_batch_rate(app: Any, workload: str, size: int, count: int, queue: str, u
     The task records (timings) are appended to ``records_out`` when given.
     """
     from config.settings import get_settings
-    from producer.batch_run import redis_clients
-    from producer.collect import collect_results
-    from producer.submit import submit_batch
+    from producer.batch.collect import collect_results
+    from producer.batch.run import redis_clients
+    from producer.batch.submit import submit_batch
     from worker.task_args import WorkloadArgs
 
     broker, backend = redis_clients(get_settings())

@@ -1,5 +1,5 @@
 """``python -m producer``: the same CLI as the ``producer`` console script."""
 
-from producer.cli import main
+from producer.cli.app import main
 
 main()

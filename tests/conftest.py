@@ -16,8 +16,8 @@ from typing import Any
 import psutil
 import pytest
 
-from producer.processes import Child
-from producer.redis_server import RedisProcess, free_port, start_redis_server
+from producer.processes.children import Child
+from producer.processes.redis_server import RedisProcess, free_port, start_redis_server
 from tests.helpers import running_target, running_worker
 
 _session: dict[str, Any] = {}

@@ -24,9 +24,9 @@ from celery import Celery
 
 from config.celery_config import build_celery_config
 from config.settings import LabSettings
-from producer.collect import Collected, collect_results
-from producer.redis_server import RedisProcess, free_port, start_redis_server
-from producer.submit import Batch
+from producer.batch.collect import Collected, collect_results
+from producer.batch.submit import Batch
+from producer.processes.redis_server import RedisProcess, free_port, start_redis_server
 from tests.helpers import ROOT, child_env, running_worker
 from worker.execution_log import ExecutionTally, read_events, tally
 

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 import requests
 
-from producer import processes, roles
-from producer.flower import flower_env, generate_password
-from producer.redis_server import free_port
+from producer.processes import children as processes
+from producer.processes import roles
+from producer.processes.flower import flower_env, generate_password
+from producer.processes.redis_server import free_port
 from tests.helpers import LOG_DIR, child_env
 
 USER = "admin"

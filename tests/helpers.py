@@ -9,9 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from producer import processes, roles
-from producer.fleet import celery_hostname, wait_ready
-from producer.processes import Child
+from producer.processes import children as processes
+from producer.processes import roles
+from producer.processes.children import Child
+from producer.processes.fleet import celery_hostname, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG_DIR = ROOT / "test-artifacts" / "logs"

@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 import redis
 
-from producer import processes
-from producer.batch_run import redis_clients
-from producer.collect import collect_results
+from producer.batch.collect import collect_results
+from producer.batch.run import redis_clients
+from producer.processes import children as processes
 from tests.faults import FaultRedis, fault_app, fault_redis, fault_settings, fault_worker
 from tests.helpers import ROOT, child_env
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from producer.collect import broker_idle, collect_results
-from producer.redis_server import RedisProcess
+from producer.batch.collect import broker_idle, collect_results
+from producer.processes.redis_server import RedisProcess
 
 #: Databases of the session's private Redis that no worker uses.
 BROKER_DB, BACKEND_DB = 7, 8

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from producer.batch_run import redis_clients
-from producer.collect import WINDOW, collect_results
+from producer.batch.collect import WINDOW, collect_results
+from producer.batch.run import redis_clients
 
 #: Celery's Redis backend calls redis-py's deprecated setex: not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated setex:DeprecationWarning")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from producer.compare_analysis import analyse
+from producer.measure.analysis import analyse
 from tests.test_cli import producer
 
 
@@ -44,7 +44,7 @@ def test_compare_fills_every_cell_and_writes_a_record(both_workers: dict[str, st
 
 def test_threads_nogil_runs_on_the_free_threaded_interpreter(both_workers: dict[str, str], tmp_path: Path,
                                                             settings: Any) -> None:
-    from producer.fleet import freethreaded_python
+    from producer.processes.fleet import freethreaded_python
 
     if freethreaded_python(settings) is None:
         pytest.skip("no free-threaded Python (make freethreaded)")
@@ -96,11 +96,11 @@ def test_analysis_speedup_efficiency_bottleneck_and_verdict() -> None:
 def test_cross_check_says_so_when_the_backend_disagrees_with_the_records(settings: Any) -> None:
     import time
 
-    from producer.batch_run import BatchOutcome, redis_clients
-    from producer.collect import RESULT_KEY_PREFIX, Collected
-    from producer.compare import cross_check
-    from producer.stats import summarize
-    from producer.submit import Batch
+    from producer.batch.collect import RESULT_KEY_PREFIX, Collected
+    from producer.batch.run import BatchOutcome, redis_clients
+    from producer.batch.stats import summarize
+    from producer.batch.submit import Batch
+    from producer.measure.compare import cross_check
     from worker.task_args import WorkloadArgs
 
     _, backend = redis_clients(settings)

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import requests
 
-from producer.redis_server import free_port
+from producer.processes.redis_server import free_port
 from tests.compose_cli import compose, compose_env, compose_program, engine_answers, host_index_env
 
 pytestmark = [pytest.mark.compose, pytest.mark.timeout(1500)]

@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from config.settings import LabSettings
-from producer import roles
-from producer.flower import check_credentials
+from producer.processes import roles
+from producer.processes.flower import check_credentials
 from tests.compose_cli import COMPOSE_FILE, DOCKERFILE, ENV_EXAMPLE, compose, compose_env, compose_program
 
 pytestmark = pytest.mark.skipif(

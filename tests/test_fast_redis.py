@@ -10,9 +10,9 @@ from typing import Any
 import redis
 from celery.worker.consumer import Consumer as CeleryConsumer
 
-from producer.batch_run import redis_clients
-from producer.collect import collect_results
-from producer.submit import submit_batch
+from producer.batch.collect import collect_results
+from producer.batch.run import redis_clients
+from producer.batch.submit import submit_batch
 from worker.fast_redis import Channel, Consumer, Transport
 from worker.task_args import WorkloadArgs
 

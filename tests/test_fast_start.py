@@ -9,7 +9,7 @@ from typing import Any
 
 import celery
 
-from producer import roles
+from producer.processes import roles
 from tests.helpers import ROOT, child_env, running_worker
 
 

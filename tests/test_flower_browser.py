@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import requests
 
-from producer.batch_run import run_batch
-from producer.flower import OPEN_PATHS
+from producer.batch.run import run_batch
+from producer.processes.flower import OPEN_PATHS
 from tests.debian_packages import ensure_packages
 from tests.flower_server import USER, FlowerServer, flower, wait_for
 from tests.helpers import LOG_DIR, ROOT

@@ -9,7 +9,7 @@ import pytest
 
 from config.settings import LabSettings
 from producer.errors import LabError
-from producer.flower import check_credentials, flower_env, flower_password
+from producer.processes.flower import check_credentials, flower_env, flower_password
 
 
 def test_generated_once_private_and_reused(tmp_path: Path) -> None:

@@ -16,9 +16,9 @@ import pytest
 import requests
 import yaml
 
-from producer import processes
-from producer.batch_run import run_batch
-from producer.redis_server import free_port
+from producer.batch.run import run_batch
+from producer.processes import children as processes
+from producer.processes.redis_server import free_port
 from tests.debian_packages import ensure_packages
 from tests.flower_server import FlowerServer, flower, wait_for
 from tests.helpers import LOG_DIR, ROOT

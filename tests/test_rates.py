@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from producer.rates import SlidingWindow, Throughput
+from producer.watch.rates import SlidingWindow, Throughput
 
 
 def ev(kind: str, uuid: str = "", hostname: str = "w1@h", t: float | None = None) -> dict[str, Any]:

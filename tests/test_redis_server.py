@@ -14,7 +14,7 @@ _PROBE = """
 import json, sys
 from pathlib import Path
 import psutil
-from producer.redis_server import free_port, redis_server_binary, start_redis_server
+from producer.processes.redis_server import free_port, redis_server_binary, start_redis_server
 binary = redis_server_binary()
 server = start_redis_server(free_port(), Path(sys.argv[1]))
 process = psutil.Process(server.pid)

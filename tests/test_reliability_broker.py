@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from producer.batch_run import redis_clients
+from producer.batch.recovery import collect_with_recovery
+from producer.batch.run import redis_clients
+from producer.batch.submit import submit_batch
 from producer.errors import LabError
-from producer.recovery import collect_with_recovery
-from producer.submit import submit_batch
 from tests.faults import FaultRedis, collect, count_outcome, fault_app, fault_redis, fault_settings, fault_worker
 from worker.task_args import WorkloadArgs
 

@@ -14,8 +14,8 @@ import psutil
 import pytest
 import redis
 
-from producer.batch_run import redis_clients
-from producer.submit import submit_batch
+from producer.batch.run import redis_clients
+from producer.batch.submit import submit_batch
 from tests.faults import (
     FaultRedis,
     collect,

@@ -20,9 +20,9 @@ import pytest
 
 from config.celery_config import build_celery_config
 from config.settings import LabSettings
-from producer.batch_run import redis_clients
-from producer.collect import collect_results
-from producer.redis_server import free_port
+from producer.batch.collect import collect_results
+from producer.batch.run import redis_clients
+from producer.processes.redis_server import free_port
 from tests.faults import FaultRedis, fault_app, fault_redis, fault_settings, fault_worker
 from tests.helpers import ROOT, child_env
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 import requests
 
-from producer.redis_server import free_port
+from producer.processes.redis_server import free_port
 from tests.helpers import ROOT, child_env
 
 

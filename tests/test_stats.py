@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from producer.stats import percentile, summarize
+from producer.batch.stats import percentile, summarize
 
 
 def _record(enqueued: float, started: float, finished: float, host: str = "w@h", pid: int = 1) -> dict:
@@ -36,7 +36,7 @@ def test_summarize_counts_failures_and_lost_and_workers() -> None:
 def test_republished_tasks_are_reported_in_json_and_table() -> None:
     from rich.console import Console
 
-    from producer.tables import summary_table
+    from producer.batch.tables import summary_table
 
     summary = summarize([_record(0.0, 0.5, 1.0)], workload="noop", queue="prefork", size=0, submitted=1,
                         failures={}, lost=0, started_at=0.0, finished_at=1.0, republished=2)

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import redis
 
-from producer.batch_run import redis_clients
-from producer.collect import collect_results
-from producer.submit import fast_path_supported, submit_batch
+from producer.batch.collect import collect_results
+from producer.batch.run import redis_clients
+from producer.batch.submit import fast_path_supported, submit_batch
 from worker.task_args import WorkloadArgs
 
 #: Fields that differ between any two messages (ids, timestamps, random delivery tags).

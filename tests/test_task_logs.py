@@ -6,9 +6,9 @@ import time
 import uuid
 from typing import Any
 
-from producer.batch_run import redis_clients
-from producer.collect import collect_results
-from producer.submit import submit_batch
+from producer.batch.collect import collect_results
+from producer.batch.run import redis_clients
+from producer.batch.submit import submit_batch
 from tests.helpers import LOG_DIR
 from worker.task_args import WorkloadArgs
 

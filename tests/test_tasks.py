@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from producer.batch_run import redis_clients, run_batch
-from producer.collect import collect_results
+from producer.batch.collect import collect_results
+from producer.batch.run import redis_clients, run_batch
 from worker.task_args import WorkloadArgs
 
 SMALL_SIZES = {"cpu": 2000, "cpu_nogil": 64, "io_http": 20, "io_sleep": 20, "noop": 0}

@@ -11,8 +11,8 @@ import pytest
 from pydantic import ValidationError
 
 from config.settings import LabSettings
-from producer.batch_run import redis_clients, run_batch
-from producer.collect import collect_results
+from producer.batch.collect import collect_results
+from producer.batch.run import redis_clients, run_batch
 from tests.faults import FaultRedis, fault_app, fault_redis, fault_settings, fault_worker
 from worker.task_args import WorkloadArgs
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from producer.batch_run import run_batch
-from producer.rates import Snapshot
-from producer.redis_server import free_port
-from producer.watch import EventWatcher
+from producer.batch.run import run_batch
+from producer.processes.redis_server import free_port
+from producer.watch.rates import Snapshot
+from producer.watch.view import EventWatcher
 from tests.helpers import ROOT, child_env
 from worker.task_args import WorkloadArgs
 

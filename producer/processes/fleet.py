@@ -21,11 +21,12 @@ import psutil
 from celery import Celery
 
 from config.settings import LabSettings
-from producer import processes, roles
 from producer.errors import BadInput, LabError
-from producer.processes import Child
+from producer.processes import children as processes
+from producer.processes import roles
+from producer.processes.children import Child
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FREETHREADED_POOL = "threads_nogil"
 
 

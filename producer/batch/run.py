@@ -10,11 +10,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from config.settings import LabSettings
-from producer.collect import Collected
-from producer.recovery import collect_with_recovery
-from producer.redis_server import require_redis
-from producer.stats import BatchSummary, summarize
-from producer.submit import Batch, submit_batch
+from producer.batch.collect import Collected
+from producer.batch.recovery import collect_with_recovery
+from producer.batch.stats import BatchSummary, summarize
+from producer.batch.submit import Batch, submit_batch
+from producer.processes.redis_server import require_redis
 from worker.task_args import WorkloadArgs
 
 

@@ -17,8 +17,8 @@ from collections.abc import Callable
 import redis
 from celery import Celery
 
-from producer.collect import Collected, broker_idle, collect_results
-from producer.submit import Batch
+from producer.batch.collect import Collected, broker_idle, collect_results
+from producer.batch.submit import Batch
 
 
 def republish(app: Celery, batch: Batch, task_ids: list[str]) -> None:

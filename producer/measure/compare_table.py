@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.table import Table
 
-from producer.cpu_share import BUSY_OTHERS_CORES
+from producer.measure.cpu_share import BUSY_OTHERS_CORES
 
 HEADERS = ("workload", "pool", "slots", "tasks/s median [min–max]", "latency p50/p95", "thread CPU/run",
            "× solo", "vs ideal", "bottleneck", "fail/lost", "check")

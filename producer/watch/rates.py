@@ -1,7 +1,7 @@
 """Throughput over a sliding window, computed from Celery events given as plain dicts.
 
 Pure: no broker, no Celery import, no clock of its own (every call takes ``now``), so the arithmetic is
-tested on hand-made events. :mod:`producer.watch` feeds it from the live event stream.
+tested on hand-made events. :mod:`producer.watch.view` feeds it from the live event stream.
 
 A task counts as *done* when its worker reports ``task-succeeded`` or ``task-failed``; tasks/s is the
 number done in the last ``window_s`` seconds divided by the time covered (the window, or less while

@@ -13,9 +13,9 @@ from typing import Annotated, Any
 import typer
 
 from config.settings import POOLS, WORKLOADS, LabSettings, get_settings
+from producer.cli.options import build_args, check_positive, parse_ints, parse_names, parse_sizes
 from producer.console import err, out
 from producer.errors import BadInput, LabError
-from worker.task_args import BadTaskArgs, WorkloadArgs, check_args
 
 DEFAULT_WORKLOADS = "cpu,cpu_nogil,io_http,io_sleep"
 DEFAULT_POOLS = "prefork,threads,solo,gevent"
@@ -34,59 +34,9 @@ def stop_cleanly_on_sigterm() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def parse_names(text: str, allowed: tuple[str, ...], what: str) -> list[str]:
-    """A comma-separated list of known names, in order, without repeats."""
-    names = list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
-    if not names:
-        raise BadInput(f"--{what} needs at least one name (choose from {', '.join(allowed)})")
-    for name in names:
-        if name not in allowed:
-            raise BadInput(f"unknown {what.rstrip('s')} {name!r} (choose from {', '.join(allowed)})")
-    return names
-
-
-def parse_ints(text: str, what: str, *, low: int = 1, high: int = 4096) -> list[int]:
-    """A comma-separated list of integers within [low, high]."""
-    try:
-        values = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise BadInput(f"--{what} must be comma-separated integers, got {text!r}") from None
-    if not values:
-        raise BadInput(f"--{what} needs at least one value")
-    for value in values:
-        if not low <= value <= high:
-            raise BadInput(f"--{what} values must be in {low}..{high}, got {value}")
-    return values
-
-
-def parse_sizes(text: str, settings: LabSettings) -> dict[str, int]:
-    """``cpu=25000,io_http=100``: per-workload sizes, each checked against its cap."""
-    sizes: dict[str, int] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        name, _, value = part.partition("=")
-        if name not in WORKLOADS or not value.strip().isdigit():
-            raise BadInput(f"--sizes wants workload=integer pairs, got {part!r}")
-        try:
-            url = settings.effective_target_url if name == "io_http" else ""
-            check_args(WorkloadArgs(name, int(value), url), settings)
-        except BadTaskArgs as error:
-            raise BadInput(str(error)) from None
-        sizes[name] = int(value)
-    return sizes
-
-
-def check_positive(count: int, what: str, cap: int) -> int:
-    """A count in 1..cap."""
-    if count < 1:
-        raise BadInput(f"--{what} must be at least 1, got {count}")
-    if count > cap:
-        raise BadInput(f"--{what} {count} is above the cap {cap}")
-    return count
-
-
 def default_pools(settings: LabSettings) -> str:
     """The four stock pools, plus threads_nogil when a free-threaded interpreter is present."""
-    from producer.fleet import freethreaded_python
+    from producer.processes.fleet import freethreaded_python
 
     return DEFAULT_POOLS + (",threads_nogil" if freethreaded_python(settings) else "")
 
@@ -109,10 +59,10 @@ def compare(
 def run_compare_command(workloads: str, pools: str | None, count: int, repeat: int, sizes: str,
                         baselines: bool, timeout: float) -> dict[str, Any]:
     """Validate, run, print and record a compare; returns the record."""
-    from producer.compare import ComparePlan, run_compare
-    from producer.compare_table import bottleneck_lines, compare_table
-    from producer.records import write_record
-    from producer.redis_server import require_redis
+    from producer.measure.compare import ComparePlan, run_compare
+    from producer.measure.compare_table import bottleneck_lines, compare_table
+    from producer.measure.records import write_record
+    from producer.processes.redis_server import require_redis
     from worker.app import app as celery_app
 
     settings = get_settings()
@@ -162,10 +112,9 @@ def sweep(
 def run_sweep_command(workload: str, pool: str, concurrency: str, workers: str, count: int | None,
                       size: int | None, timeout: float) -> dict[str, Any]:
     """Validate, run, print and record a sweep; returns the record."""
-    from producer.cli import build_args
-    from producer.records import write_record
-    from producer.redis_server import require_redis
-    from producer.sweep import SweepPlan, run_sweep
+    from producer.measure.records import write_record
+    from producer.measure.sweep import SweepPlan, run_sweep
+    from producer.processes.redis_server import require_redis
     from worker.app import app as celery_app
 
     settings = get_settings()
@@ -230,9 +179,9 @@ def report(
     record: Annotated[Path | None, typer.Option(help="the compare record to show (default: the newest)")] = None,
 ) -> None:
     """HTML + Markdown report with PNG charts from the newest compare record and the sweep records."""
-    from producer.compare_table import compare_table
-    from producer.records import load_records
-    from producer.report import render
+    from producer.measure.compare_table import compare_table
+    from producer.measure.records import load_records
+    from producer.measure.report import render
 
     source = results_dir or get_settings().results_dir
     rendered = render(source, out_dir or source / "report", record)

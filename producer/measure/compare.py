@@ -18,11 +18,12 @@ from celery import Celery
 from rich.console import Console
 
 from config.settings import LabSettings
-from producer import cpu_share, fleet, inprocess
-from producer.batch_run import BatchOutcome, redis_clients, run_batch
-from producer.collect import RESULT_KEY_PREFIX
-from producer.compare_analysis import analyse
-from producer.records import environment, latency_samples, timing_summary
+from producer.batch.collect import RESULT_KEY_PREFIX
+from producer.batch.run import BatchOutcome, redis_clients, run_batch
+from producer.measure import cpu_share, inprocess
+from producer.measure.analysis import analyse
+from producer.measure.records import environment, latency_samples, timing_summary
+from producer.processes import fleet
 from worker.task_args import WorkloadArgs, default_size
 
 #: Throughputs by the task records and by the producer's clock may differ by this much (poll lag).

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from rich.table import Table
 
-from producer.stats import BatchSummary
+from producer.batch.stats import BatchSummary
 
 
 def _ms(seconds: float) -> str:

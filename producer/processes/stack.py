@@ -17,12 +17,13 @@ import psutil
 from celery import Celery
 
 from config.settings import LabSettings
-from producer import processes, roles
 from producer.errors import LabError
-from producer.fleet import celery_hostname, wait_ready
-from producer.flower import flower_env, flower_password
-from producer.processes import Child
-from producer.redis_server import redact, redis_answers, start_redis_server
+from producer.processes import children as processes
+from producer.processes import roles
+from producer.processes.children import Child
+from producer.processes.fleet import celery_hostname, wait_ready
+from producer.processes.flower import flower_env, flower_password
+from producer.processes.redis_server import redact, redis_answers, start_redis_server
 
 READY_TIMEOUT_S = 60.0
 

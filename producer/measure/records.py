@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from config.settings import LabSettings
-from producer.redis_server import redact
-from producer.stats import percentile
+from producer.batch.stats import percentile
+from producer.processes.redis_server import redact
 
 #: Per-run latency samples kept in a record (enough for a distribution plot, small enough to diff).
 MAX_SAMPLES = 400

@@ -17,8 +17,8 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
-from producer.cpu_share import BUSY_OTHERS_CORES
-from producer.inprocess import BASELINES, PROCESS_BASELINE
+from producer.measure.cpu_share import BUSY_OTHERS_CORES
+from producer.measure.inprocess import BASELINES, PROCESS_BASELINE
 
 #: Pools whose pure-Python work takes turns on one GIL per process.
 GIL_POOLS = frozenset({"threads", "gevent", "solo", "inproc-threads"})

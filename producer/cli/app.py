@@ -13,13 +13,12 @@ from kombu.exceptions import OperationalError
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
-from config.celery_config import route_for
-from config.settings import POOLS, WORKLOADS, get_settings
-from producer.cli_measure import register as register_measure_commands
+from config.settings import WORKLOADS, get_settings
+from producer.batch.tables import summary_table
+from producer.cli.measure_commands import register as register_measure_commands
+from producer.cli.options import build_args, check_count, queue_for
 from producer.console import err, out
 from producer.errors import BadInput, LabError
-from producer.tables import summary_table
-from worker.task_args import BadTaskArgs, WorkloadArgs, check_args, default_size
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   rich_markup_mode=None, help="Concurrency lab: Celery pools measured side by side.")
@@ -27,41 +26,6 @@ stack_app = typer.Typer(no_args_is_help=True, help="The local stack without Dock
 app.add_typer(stack_app, name="stack")
 register_measure_commands(app)  # compare, sweep, report (producer/cli_measure.py)
 console = err
-
-
-def build_args(workload: str, size: int | None, url: str | None) -> WorkloadArgs:
-    """Validated workload arguments; a bad one raises :class:`BadInput` (exit 2)."""
-    settings = get_settings()
-    if workload not in WORKLOADS:
-        raise BadInput(f"unknown workload {workload!r} (choose from {', '.join(WORKLOADS)})")
-    chosen_size = default_size(workload) if size is None else size
-    chosen_url = (url or settings.effective_target_url) if workload == "io_http" else ""
-    if url and workload != "io_http":
-        raise BadInput("--url applies only to the io_http workload")
-    try:
-        return check_args(WorkloadArgs(workload, chosen_size, chosen_url), settings)
-    except BadTaskArgs as error:
-        raise BadInput(str(error)) from None
-
-
-def queue_for(pool: str | None, workload: str) -> str:
-    """The queue of ``pool``, or the default route of ``workload``."""
-    settings = get_settings()
-    if pool is None:
-        return route_for(f"lab.{workload}", settings)
-    if pool not in POOLS:
-        raise BadInput(f"unknown pool {pool!r} (choose from {', '.join(POOLS)})")
-    return pool
-
-
-def check_count(count: int) -> int:
-    """A positive count within the configured cap."""
-    cap = get_settings().max_count
-    if count < 1:
-        raise BadInput(f"--count must be at least 1, got {count}")
-    if count > cap:
-        raise BadInput(f"--count {count} is above the cap {cap} (LAB_MAX_COUNT)")
-    return count
 
 
 @app.command()
@@ -77,9 +41,9 @@ def submit(
     watch: Annotated[bool, typer.Option("--watch", help="show live throughput (producer watch) meanwhile")] = False,
 ) -> None:
     """Enqueue a batch of one workload and (by default) wait for it and print its summary."""
-    from producer.batch_run import run_batch
-    from producer.redis_server import require_redis
-    from producer.submit import submit_batch
+    from producer.batch.run import run_batch
+    from producer.batch.submit import submit_batch
+    from producer.processes.redis_server import require_redis
     from worker.app import app as celery_app
 
     settings = get_settings()
@@ -97,7 +61,7 @@ def submit(
         print(json.dumps(report) if as_json else f"submitted {batch.submitted} tasks to {queue} "
               f"(batch {batch.batch_id})")
         return
-    from producer.watch import live_watch
+    from producer.watch.view import live_watch
 
     with live_watch(celery_app, settings, enabled=watch, final=None if as_json else out):
         outcome = run_batch(celery_app, settings, args, count, queue, timeout_s=timeout,
@@ -119,7 +83,7 @@ def demo(
     workloads: Annotated[str, typer.Option(help="comma-separated workloads")] = "cpu,io_http",
 ) -> None:
     """The compare table, quick: cpu and io_http on every pool, in-process baselines (the stack must be up)."""
-    from producer.cli_measure import run_compare_command
+    from producer.cli.measure_commands import run_compare_command
 
     run_compare_command(workloads, None, count, repeat, "", True, 600)
 
@@ -133,7 +97,7 @@ def watch(
     refresh: Annotated[float, typer.Option(help="live view redraws per second")] = 2.0,
 ) -> None:
     """Live tasks/s per worker and per pool, in flight, succeeded, failed, from Celery's task events."""
-    from producer.watch import run_watch
+    from producer.watch.view import run_watch
     from worker.app import app as celery_app
 
     run_watch(celery_app, get_settings(), window_s=window, duration_s=duration, once=once, as_json=as_json,
@@ -149,7 +113,8 @@ def stack_up(
     import signal
     import time
 
-    from producer import processes, stack
+    from producer.processes import children as processes
+    from producer.processes import stack
     from worker.app import app as celery_app
 
     settings = get_settings()
@@ -182,7 +147,7 @@ def stack_up(
 @stack_app.command("down")
 def stack_down() -> None:
     """Stop every process the stack started, by PID."""
-    from producer import stack
+    from producer.processes import stack
 
     stopped = stack.stack_down(get_settings())
     console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing to stop")
@@ -191,7 +156,8 @@ def stack_down() -> None:
 @stack_app.command("status")
 def stack_status() -> None:
     """Show the stack's processes; exit 1 unless all of them run."""
-    from producer import processes, stack
+    from producer.processes import children as processes
+    from producer.processes import stack
 
     state = stack.StackState.load(stack.state_path(get_settings()))
     if state is None:

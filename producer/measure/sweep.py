@@ -22,13 +22,13 @@ import redis
 from celery import Celery
 
 from config.settings import LabSettings
-from producer import fleet
-from producer.batch_run import redis_clients
-from producer.collect import collect_results
-from producer.compare_analysis import is_io
+from producer.batch.collect import collect_results
+from producer.batch.run import redis_clients
+from producer.batch.submit import submit_batch
 from producer.errors import LabError
-from producer.records import environment, timing_summary
-from producer.submit import submit_batch
+from producer.measure.analysis import is_io
+from producer.measure.records import environment, timing_summary
+from producer.processes import fleet
 from worker.task_args import WorkloadArgs
 
 PROBE_ITEMS = 20_000

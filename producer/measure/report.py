@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from producer import charts
-from producer.compare_table import HEADERS, bottleneck_lines, cell_row, markdown_table
 from producer.errors import BadInput, LabError
-from producer.records import load_records
+from producer.measure import charts
+from producer.measure.compare_table import HEADERS, bottleneck_lines, cell_row, markdown_table
+from producer.measure.records import load_records
 
 MAX_SWEEPS = 6
 

@@ -26,8 +26,8 @@ from rich.table import Table
 from config.settings import LabSettings
 from producer.console import err, out
 from producer.errors import BadInput, LabError
-from producer.rates import Row, Snapshot, Throughput
-from producer.redis_server import require_redis
+from producer.processes.redis_server import require_redis
+from producer.watch.rates import Row, Snapshot, Throughput
 from worker.runtime import pool_name_of
 
 READY_TIMEOUT_S = 10.0

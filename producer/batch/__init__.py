@@ -1,0 +1,1 @@
+"""One batch: submit, collect, recover, summarise."""

@@ -1,0 +1,1 @@
+"""Measuring: compare, sweep, their analysis, records, report and charts."""

@@ -1,0 +1,1 @@
+"""Watching: live throughput from Celery's task events."""
