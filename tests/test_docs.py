@@ -63,6 +63,12 @@ def test_every_relative_link_points_to_an_existing_file(page: Path) -> None:
     assert not missing, f"{page.relative_to(ROOT)} links to missing files: {missing}"
 
 
+def test_readme_links_every_docs_page_and_the_license() -> None:
+    linked = {(ROOT / t.split("#", 1)[0]).resolve() for t in relative_link_targets(README.read_text(encoding="utf-8"))}
+    unlinked = [p.relative_to(ROOT) for p in [*markdown_files()[1:], ROOT / "LICENSE"] if p.resolve() not in linked]
+    assert not unlinked, f"README.md does not link to {unlinked}"
+
+
 def test_link_finder_sees_links_and_skips_code() -> None:
     text = "[a](docs/x.md) [b](https://example.org) [c](#top) `[d](nope.md)`\n```\n[e](nope.md)\n```\n[f]: ../y.md\n"
     assert relative_link_targets(text) == ["docs/x.md", "../y.md"]
