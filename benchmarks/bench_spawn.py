@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
         from worker.app import app
 
         def celery_cli(command: list[str]) -> list[str]:
-            return [*roles.CELERY_PROGRAM, *command[len(roles.WORKER_PROGRAM):]]
+            return [*roles.CELERY_PROGRAM, *command[len(roles.LAB_WORKER_PROGRAM):]]
 
         def stock_default() -> list[str]:
             command = worker_command("prefork", 2, unique("q"), unique("stock"), app_module=STOCK_APP)

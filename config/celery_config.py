@@ -6,6 +6,7 @@ from typing import Any
 
 from kombu import Queue
 
+from config.celery_mode import mode_config
 from config.settings import POOLS, LabSettings
 
 
@@ -30,9 +31,8 @@ def build_celery_config(settings: LabSettings) -> dict[str, Any]:
                "unacked_restore_throttle": 1}
     return {
         "broker_url": settings.broker_url,
-        # Same Redis commands, less Python per task (worker/fast_redis.py); LAB_FAST_REDIS=0 for stock kombu/Celery.
-        **({"broker_transport": "worker.fast_redis:Transport", "worker_consumer": "worker.fast_redis:Consumer"}
-           if settings.fast_redis and settings.broker_url.startswith("redis://") else {}),
+        # The lab mode's transport and consumer (config/celery_mode.py); none of them in stock mode.
+        **mode_config(settings),
         "result_backend": settings.result_backend,
         # JSON only: a pickle message pushed into a queue is rejected, never executed.
         "task_serializer": "json",

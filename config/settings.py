@@ -5,9 +5,13 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Which Celery runs: ``stock`` (plain Celery and kombu) or ``lab`` (the lab's transport and consumer).
+CeleryMode = Literal["stock", "lab"]
 
 #: Pools a worker can run, and the queue each listens on (queue name = pool name).
 POOLS: tuple[str, ...] = ("prefork", "threads", "solo", "gevent", "threads_nogil")
@@ -48,7 +52,11 @@ class LabSettings(BaseSettings):
     broker_connect_timeout_s: float = Field(3.0, gt=0)
     publish_retries: int = Field(5, ge=0)
     task_events: bool = True
-    fast_redis: bool = Field(True, description="lighter Redis channel, coalesced event flushes (worker/fast_redis.py)")
+    celery_mode: CeleryMode = Field(
+        "lab", description="stock: plain Celery and kombu; lab: the lab's Redis transport and consumer "
+        "(guards and speed-ups, worker/lab_transport.py, worker/lab_consumer.py; see config/celery_mode.py)")
+    lab_mode_tested: str = Field("", description="Celery/kombu minors the lab mode accepts, e.g. "
+                                 "'celery=5.7,kombu=5.7' (empty = the tested ones in config/celery_mode.py)")
     task_log: bool = Field(False, description="Celery's per-task INFO lines (received, succeeded) in worker logs")
     execution_log: bool = Field(False, description="record every task execution in Redis (fault tests)")
     republish_rounds: int = Field(1, ge=0, description="re-publish tasks the broker provably lost (0 = never)")

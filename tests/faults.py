@@ -32,6 +32,8 @@ from worker.execution_log import ExecutionTally, read_events, tally
 
 #: Every measured fault outcome is appended here (one JSON object a line) for the README's table.
 COUNTS_FILE = ROOT / "test-artifacts" / "fault-counts.jsonl"
+#: The two Celeries a fault test can run (config/celery_mode.py): the lab's classes, and plain Celery and kombu.
+MODES = ("lab", "stock")
 
 
 @dataclass
@@ -77,7 +79,7 @@ def fault_redis(data_dir: Path, *, appendonly: bool = False, password: str = "")
 
 
 def fault_settings(server: FaultRedis, **overrides: Any) -> LabSettings:
-    """Settings for ``server`` (broker db 0, results db 1) with the execution log on."""
+    """Settings for ``server`` (broker db 0, results db 1) with the execution log on; lab mode unless overridden."""
     values: dict[str, Any] = {"broker_url": server.url(0), "result_backend": server.url(1),
                               "execution_log": True, **overrides}
     return LabSettings(**values)
@@ -141,22 +143,23 @@ class FaultCounts:
     rerun: int
     extra_executions: int
     republished: int = 0
+    mode: str = "lab"
 
     def line(self) -> str:
         """One line for the test log and the README."""
-        return (f"{self.fault}: submitted {self.submitted}, completed {self.completed}, failed {self.failed}, "
-                f"lost {self.lost}, duplicated {self.duplicated}, re-run {self.rerun}, "
+        return (f"[{self.mode}] {self.fault}: submitted {self.submitted}, completed {self.completed}, "
+                f"failed {self.failed}, lost {self.lost}, duplicated {self.duplicated}, re-run {self.rerun}, "
                 f"re-published {self.republished}")
 
 
 def count_outcome(fault: str, batch: Batch | list[str], collected: Collected, backend: redis.Redis,
-                  republished: int = 0) -> tuple[FaultCounts, ExecutionTally]:
+                  republished: int = 0, mode: str = "lab") -> tuple[FaultCounts, ExecutionTally]:
     """Counts for a batch from its collected results and the execution log; recorded in ``COUNTS_FILE``."""
     task_ids = batch.task_ids if isinstance(batch, Batch) else batch
     executions = tally(read_events(backend), task_ids)
     counts = FaultCounts(fault, len(task_ids), len(collected.records), len(collected.failures),
                          len(collected.lost), len(executions.duplicated), len(executions.rerun),
-                         executions.extra_executions, republished)
+                         executions.extra_executions, republished, mode)
     COUNTS_FILE.parent.mkdir(parents=True, exist_ok=True)
     with COUNTS_FILE.open("a") as out:
         out.write(json.dumps({**asdict(counts), "lost_ids": collected.lost, "at": time.time()}) + "\n")

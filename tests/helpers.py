@@ -33,7 +33,9 @@ def running_worker(app: Any, pool: str, concurrency: int, queue: str, *, name: s
                    python: str | None = None) -> Iterator[tuple[Child, str]]:
     """A real Celery worker subprocess, ready (answers ping) on entry and stopped by PID on exit."""
     base = name or f"{pool}-{uuid.uuid4().hex[:6]}"
-    command = roles.worker_command(pool, concurrency, queue, base) + (extra_args or [])
+    # The worker's own LAB_CELERY_MODE picks its program (stock: `celery`; lab: worker/fast_start.py).
+    mode = "stock" if (env or os.environ).get("LAB_CELERY_MODE") == "stock" else "lab"
+    command = roles.worker_command(pool, concurrency, queue, base, mode) + (extra_args or [])
     if python:
         command[0] = python
     hostname = celery_hostname(base)

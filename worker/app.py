@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_init
+from celery.signals import celeryd_init, worker_init
 
 from config.celery_config import build_celery_config
+from config.celery_mode import untested_versions
 from config.settings import get_settings
-from worker import message_guard, restore_guard, runtime
+from worker import runtime
 
-restore_guard.install()  # survive a Redis restart while holding unacked tasks (see worker/restore_guard.py)
-message_guard.install()  # a malformed queue entry is rejected and logged, not fatal (worker/message_guard.py)
 app = Celery("lab")
 app.config_from_object(build_celery_config(get_settings()))
 app.autodiscover_tasks(["worker"], related_name="tasks", force=True)
+
+
+@celeryd_init.connect
+def _refuse_untested_lab_mode(sender: Any = None, **_: Any) -> None:
+    """A lab-mode worker on untested Celery/kombu minors exits with one line, before it connects."""
+    settings = get_settings()
+    problem = untested_versions(settings) if settings.celery_mode == "lab" else None
+    if problem:
+        print(f"worker: error: {problem}", file=sys.stderr)
+        raise SystemExit(2)  # SystemExit passes Celery's signal dispatch, which logs and drops Exceptions
 
 
 @worker_init.connect

@@ -5,7 +5,9 @@ every installed CLI plugin (Flower's, which imports Tornado and Flower itself) b
 worker: ~0.15 s of CPU on this machine, a quarter of the lab worker's spawn-to-ready. This launcher
 runs Celery's own ``worker`` command (the same click command, options and ``app.Worker``) with the app
 given by ``-A``, after the same gevent/eventlet monkey-patching as ``python -m celery``, and hands
-anything else to the full ``celery`` CLI.
+anything else to the full ``celery`` CLI. The lab mode's workers start here (producer/processes/roles.py);
+stock mode's start with ``python -m celery``. The lab app adds no worker options (``app.user_options``),
+so Celery's click command is used as it is, never extended.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ def main(argv: list[str] | None = None) -> None:
     from celery.bin.worker import worker
 
     app = find_app(args[1])
-    worker.params.extend(app.user_options.get("worker", []))
+    if app.user_options.get("worker"):  # Celery's CLI adds them to its worker command; this launcher does not
+        raise SystemExit(f"worker.fast_start: {args[1]} defines worker user options: start it with `celery`")
     worker.main(args=args[3:], prog_name="celery worker",
                 obj=CLIContext(app=app, no_color=False, workdir=None, quiet=False))
 

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import sys
 
-from config.settings import LabSettings
+from config.settings import CeleryMode, LabSettings, get_settings
 
 #: The Celery program locally (the image runs its ``celery`` script); ``CELERY`` adds the app.
 CELERY_PROGRAM = [sys.executable, "-m", "celery"]
 CELERY_APP = ["-A", "worker.app"]
 CELERY = [*CELERY_PROGRAM, *CELERY_APP]
-#: Local workers start through Celery's worker command alone (worker/fast_start.py: ~0.12 s less to ready);
-#: the image runs the ``celery`` script with the same arguments.
-WORKER_PROGRAM = [sys.executable, "-m", "worker.fast_start"]
+#: Stock mode: the worker starts as Celery users start it, through the ``celery`` program.
+STOCK_WORKER_PROGRAM = CELERY_PROGRAM
+#: Lab mode: through Celery's worker command alone (worker/fast_start.py: ~0.12 s less to ready);
+#: the image runs the ``celery`` script with the same arguments in either mode.
+LAB_WORKER_PROGRAM = [sys.executable, "-m", "worker.fast_start"]
 #: Fast start: no mingle (≈1 s of the 1.45 s spawn-to-ready) and no gossip; -E sends task events.
 WORKER_START_OPTIONS = ["-E", "--without-mingle", "--without-gossip", "-l", "INFO"]
 
@@ -28,9 +30,17 @@ def worker_args(pool: str, concurrency: int | str, queue: str, name: str) -> lis
             *WORKER_START_OPTIONS]
 
 
-def worker_command(pool: str, concurrency: int, queue: str, name: str) -> list[str]:
-    """A Celery worker of ``pool`` with ``concurrency`` slots consuming ``queue``, named ``name@host``."""
-    return [*WORKER_PROGRAM, *worker_args(pool, concurrency, queue, name)]
+def worker_program(mode: CeleryMode) -> list[str]:
+    """The program a local worker of ``mode`` starts with (``LAB_CELERY_MODE``)."""
+    return LAB_WORKER_PROGRAM if mode == "lab" else STOCK_WORKER_PROGRAM
+
+
+def worker_command(pool: str, concurrency: int, queue: str, name: str, mode: CeleryMode | None = None) -> list[str]:
+    """A Celery worker of ``pool`` with ``concurrency`` slots consuming ``queue``, named ``name@host``.
+
+    ``mode`` defaults to this process's ``LAB_CELERY_MODE``, which the worker inherits.
+    """
+    return [*worker_program(mode or get_settings().celery_mode), *worker_args(pool, concurrency, queue, name)]
 
 
 def cpu_worker_args(settings: LabSettings) -> list[str]:
@@ -55,12 +65,12 @@ def target_args(settings: LabSettings) -> list[str]:
 
 def cpu_worker_command(settings: LabSettings) -> list[str]:
     """The CPU worker: prefork, one process per core."""
-    return [*WORKER_PROGRAM, *cpu_worker_args(settings)]
+    return [*worker_program(settings.celery_mode), *cpu_worker_args(settings)]
 
 
 def io_worker_command(settings: LabSettings) -> list[str]:
     """The I/O worker: threads pool, 64 threads by default."""
-    return [*WORKER_PROGRAM, *io_worker_args(settings)]
+    return [*worker_program(settings.celery_mode), *io_worker_args(settings)]
 
 
 def flower_command(settings: LabSettings) -> list[str]:

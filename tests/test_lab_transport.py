@@ -1,4 +1,5 @@
-"""worker/fast_redis.py: the lighter Redis channel and the coalesced event flush, with real Redis and a real worker."""
+"""The lab mode's classes (worker/lab_transport.py, worker/lab_consumer.py): selected through Celery's seams,
+the shared client and the coalesced event flush, with real Redis and a real worker."""
 
 from __future__ import annotations
 
@@ -13,16 +14,18 @@ from celery.worker.consumer import Consumer as CeleryConsumer
 from producer.batch.collect import collect_results
 from producer.batch.run import redis_clients
 from producer.batch.submit import submit_batch
-from worker.fast_redis import Channel, Consumer, Transport
+from worker.lab_consumer import Consumer
+from worker.lab_transport import Channel, QoS, Transport
 from worker.task_args import WorkloadArgs
 
 
-def test_the_lab_app_uses_the_fast_transport_and_consumer(celery_app: Any) -> None:
-    assert celery_app.conf.worker_consumer == "worker.fast_redis:Consumer"
+def test_the_lab_app_uses_the_lab_transport_and_consumer(celery_app: Any) -> None:
+    assert celery_app.conf.worker_consumer == "worker.lab_consumer:Consumer"
+    assert celery_app.conf.broker_transport == "worker.lab_transport:Transport"
     with celery_app.connection_for_write() as connection:
         assert isinstance(connection.transport, Transport)
         channel = connection.default_channel
-        assert isinstance(channel, Channel)
+        assert isinstance(channel, Channel) and isinstance(channel.qos, QoS)
         with channel.conn_or_acquire() as first, channel.conn_or_acquire() as second:
             assert first is second
             assert first.ping()
