@@ -3,18 +3,57 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# uv installs from the hash-pinned locks in requirements/ (see `lock` below); it is pip-installed from the
+# package index into its own small venv, so a fresh machine needs nothing but Python.
+UV_VERSION := 0.13.9
+TOOLS  := .tools
+UV     := $(TOOLS)/bin/uv
+LOCKS  := requirements/dev.lock requirements/worker.lock requirements/worker-gevent.lock
 
-.PHONY: venv demo up down test lint clean compose-up compose-down compose-test freethreaded report bench
+.PHONY: venv lock demo up down test lint clean compose-up compose-down compose-test freethreaded report bench
 
-$(STAMP): pyproject.toml
+# uv looks where pip looks on this machine: pip's indexes, find-links and trusted hosts, read when a recipe
+# runs (PIP_* variables first, else `pip config`), never written into a file. unsafe-best-match = pip's rule
+# (the best version across all indexes); the locks' hashes still decide which files are acceptable.
+PIP_INDEXES = cfg=$$($(PYTHON) -m pip config list 2>/dev/null); \
+	pipcfg() { printf '%s\n' "$$cfg" | sed -n "s/^global\.$$1='\(.*\)'$$/\1/p" | sed 's/\\n/ /g'; }; \
+	export UV_INDEX_STRATEGY=unsafe-best-match \
+		UV_INDEX_URL="$${PIP_INDEX_URL:-$$(pipcfg index-url)}" \
+		UV_EXTRA_INDEX_URL="$$(echo $${PIP_EXTRA_INDEX_URL:-$$(pipcfg extra-index-url)})" \
+		UV_FIND_LINKS="$$(echo $${PIP_FIND_LINKS:-$$(pipcfg find-links)} | tr ' ' ',')" \
+		UV_INSECURE_HOST="$$(echo $${PIP_TRUSTED_HOST:-$$(pipcfg trusted-host)})"
+
+$(UV):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "need Python >= 3.11 (set PYTHON=...)")'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip 2>&1 | grep -v 'is ignored' || true
-	$(BIN)/python -m pip install -q -e '.[dev]' 2>&1 | grep -v 'is ignored' || true
+	$(PYTHON) -m venv --without-pip $(TOOLS)
+	$(PYTHON) -m pip --python $(TOOLS)/bin/python install -q --disable-pip-version-check uv==$(UV_VERSION) \
+		2>&1 | grep -v 'is ignored' || true
+	@test -x $(UV)
+
+# The venv is exactly requirements/dev.lock (every extra: charts, gevent, dev tools) plus the project, editable.
+$(STAMP): pyproject.toml requirements/dev.lock | $(UV)
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "need Python >= 3.11 (set PYTHON=...)")'
+	test -x $(BIN)/python || $(UV) venv -q --python $(PYTHON) $(VENV)
+	@$(PIP_INDEXES); set -x; \
+		$(UV) pip sync -q --python $(BIN)/python --require-hashes requirements/dev.lock && \
+		$(UV) pip install -q --python $(BIN)/python --no-deps -e .
 	$(BIN)/python -c 'import celery, redis, flower, typer, pytest'
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+## lock: re-resolve requirements/*.lock from pyproject.toml, keeping every pin that still fits
+## (`make lock UPGRADE=1` moves to the newest versions). Resolved on the registry index alone (pip's
+## global.index-url when set, else the default), so every package's hash list covers all its wheels
+## (the image's Python, other machines), not just the files a local mirror holds. worker*.lock are
+## constrained by dev.lock: the image runs the versions the tests ran.
+UV_COMPILE = $(UV) pip compile -q --universal --python-version 3.11 --generate-hashes --no-emit-index-url \
+	--no-emit-find-links --custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade)
+lock: | $(UV)
+	@export UV_INDEX_URL="$${PIP_INDEX_URL:-$$($(PYTHON) -m pip config get global.index-url 2>/dev/null)}"; set -x; \
+		$(UV_COMPILE) --extra dev pyproject.toml -o requirements/dev.lock && \
+		$(UV_COMPILE) -c requirements/dev.lock pyproject.toml -o requirements/worker.lock && \
+		$(UV_COMPILE) -c requirements/dev.lock --extra gevent pyproject.toml -o requirements/worker-gevent.lock
 
 ## demo: start the local stack (unless it is up), print the compare table (cpu and io_http on every pool, in-process
 ## baselines; solo/gevent workers started and stopped by compare), stop what it started
@@ -47,6 +86,7 @@ test: venv lint
 
 lint: venv
 	$(BIN)/ruff check config worker producer tests benchmarks
+	$(BIN)/ruff format --check config worker producer tests benchmarks
 	$(BIN)/mypy
 
 ## Docker Compose. pip inside `docker build` uses this machine's index (read from pip's config here,
@@ -72,7 +112,7 @@ compose-test: venv
 	PIP_INDEX_URL="$(HOST_PIP_INDEX)" $(BIN)/python -m pytest -m compose -s -p no:cacheprovider tests/test_compose.py
 
 clean:
-	rm -rf $(VENV) .lab results test-artifacts .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .lab results test-artifacts .pytest_cache .mypy_cache .ruff_cache
 
 ## bench: every benchmark in benchmarks/ side by side (private Redis and workers each), ratios + JSON in benchmarks/results/
 bench: venv
