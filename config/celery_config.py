@@ -6,20 +6,21 @@ from typing import Any
 
 from kombu import Queue
 
+from config import catalogue
 from config.celery_mode import mode_config
-from config.settings import POOLS, LabSettings
+from config.settings import LabSettings
 
 
-def route_for(task_name: str, settings: LabSettings) -> str:
-    """Default queue for a task: ``lab.cpu*`` to the CPU (prefork) queue, everything else to the I/O queue."""
-    workload = task_name.removeprefix("lab.")
-    return settings.cpu_queue if workload.startswith(("cpu", "noop")) else settings.io_queue
+def route_for(task_name: str) -> str:
+    """Default queue of a task: its workload's default pool (config/catalogue.py); unknown names go nowhere."""
+    return catalogue.pool(catalogue.workload_of_task(task_name).default_pool).queue
 
 
 def _route_task(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **kw: Any) -> dict:
-    from config.settings import get_settings
-
-    return {"queue": route_for(name, get_settings())}
+    try:
+        return {"queue": route_for(name)}
+    except catalogue.UnknownName:
+        return {}  # not a lab workload: Celery's default queue
 
 
 def build_celery_config(settings: LabSettings) -> dict[str, Any]:
@@ -72,8 +73,8 @@ def build_celery_config(settings: LabSettings) -> dict[str, Any]:
             "interval_step": 0.5,
             "interval_max": 2.0,
         },
-        "task_queues": [Queue(name) for name in POOLS],
-        "task_default_queue": settings.io_queue,
+        "task_queues": [Queue(p.queue) for p in catalogue.POOLS.values()],
+        "task_default_queue": catalogue.pool("threads").queue,
         "task_routes": (_route_task,),
         "task_soft_time_limit": None,
         "worker_hijack_root_logger": False,

@@ -13,11 +13,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 #: Which Celery runs: ``stock`` (plain Celery and kombu) or ``lab`` (the lab's transport and consumer).
 CeleryMode = Literal["stock", "lab"]
 
-#: Pools a worker can run, and the queue each listens on (queue name = pool name).
-POOLS: tuple[str, ...] = ("prefork", "threads", "solo", "gevent", "threads_nogil")
-#: Workload names; a name starting with ``cpu`` routes to the prefork queue, ``io`` to the threads queue.
-WORKLOADS: tuple[str, ...] = ("cpu", "cpu_nogil", "io_http", "io_sleep", "noop")
-
 
 class LabSettings(BaseSettings):
     """Every tunable of the lab. Environment variable = ``LAB_`` + field name in upper case."""
@@ -27,8 +22,8 @@ class LabSettings(BaseSettings):
     broker_url: str = "redis://127.0.0.1:6379/0"
     result_backend: str = "redis://127.0.0.1:6379/1"
 
-    cpu_queue: str = "prefork"
-    io_queue: str = "threads"
+    catalogue_extensions: str = Field("", description="comma-separated modules that add workloads or pools to "
+                                      "config/catalogue.py when imported (loaded by workers and the producer)")
     cpu_concurrency: int = Field(0, ge=0, description="0 = number of cores")
     io_concurrency: int = Field(64, ge=1)
     prefetch_multiplier: int = Field(4, ge=1)

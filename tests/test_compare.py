@@ -53,7 +53,7 @@ def test_threads_nogil_runs_on_the_free_threaded_interpreter(both_workers: dict[
     assert result.returncode == 0, result.stderr[-3000:]
     record = _only_record(tmp_path, "compare")
     assert [r["reported_pools"] for r in record["runs"]] == [["threads_nogil"]]
-    assert record["environment"]["gil_free_python"]["gil_enabled"] is False
+    assert record["environment"]["interpreters"]["threads_nogil"]["gil_enabled"] is False
 
 
 @pytest.mark.parametrize("args, message", [

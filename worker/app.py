@@ -8,11 +8,13 @@ from typing import Any
 from celery import Celery
 from celery.signals import celeryd_init, worker_init
 
+from config import catalogue
 from config.celery_config import build_celery_config
 from config.celery_mode import untested_versions
 from config.settings import get_settings
 from worker import runtime
 
+catalogue.load_extensions(get_settings().catalogue_extensions)  # before the tasks are registered
 app = Celery("lab")
 app.config_from_object(build_celery_config(get_settings()))
 app.autodiscover_tasks(["worker"], related_name="tasks", force=True)

@@ -10,16 +10,32 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-_POOL_MODULE_NAMES = {"prefork": "prefork", "thread": "threads", "solo": "solo", "gevent": "gevent",
-                      "eventlet": "eventlet", "processes": "prefork"}
+from config import catalogue
+
 _pool_name = "in-process"
 
 
+def _implementation(pool: str) -> str:
+    """``module:Class`` of the Celery pool class that ``-P pool`` (an alias or a class path) selects."""
+    from celery.concurrency import ALIASES
+
+    return ALIASES.get(pool, pool).replace(":", ".")
+
+
 def pool_name_of(pool_cls: Any) -> str:
-    """Short pool name ("prefork", "threads", ...) from the class or name Celery was given with ``-P``."""
-    text = pool_cls if isinstance(pool_cls, str) else getattr(pool_cls, "__module__", "")
-    last = str(text).rsplit(".", 1)[-1].rsplit(":", 1)[0]
-    return _POOL_MODULE_NAMES.get(last, last or "unknown")
+    """The catalogue's name for the pool class (or ``-P`` value) a worker runs, on the default interpreter.
+
+    Pools that share a Celery class (threads_nogil is the threads pool on another interpreter) are told
+    apart by ``LAB_POOL_LABEL``, which the lab's launcher sets from the catalogue.
+    """
+    if isinstance(pool_cls, str):
+        text = _implementation(pool_cls)
+    else:
+        text = f"{getattr(pool_cls, '__module__', '')}.{getattr(pool_cls, '__name__', '')}"
+    for entry in catalogue.POOLS.values():
+        if entry.interpreter == "default" and entry.celery_pool and _implementation(entry.celery_pool) == text:
+            return entry.name
+    return text.rsplit(".", 2)[-2] if "." in text else (text or "unknown")
 
 
 def set_pool_name(name: str) -> None:

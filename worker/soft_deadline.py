@@ -4,7 +4,8 @@ Celery arms the soft limit with a timer in the worker's parent process; now and 
 never armed (Celery #6873, "Won't Fix"): here a ``cpu`` task ran 14 s past a 1 s soft limit and
 succeeded. Inside a prefork (or solo) pool process, whose tasks run on the main thread, an interval
 timer raises the same ``SoftTimeLimitExceeded`` shortly after the limit, so an overrun always ends
-as a counted failure. Pools whose tasks do not run on the main thread (threads, gevent) are untouched.
+as a counted failure. Pools whose tasks do not run on the main thread (threads, gevent: ``tasks_on_main_thread`` in the
+catalogue) are untouched.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from types import FrameType
 
 from celery.exceptions import SoftTimeLimitExceeded
 
+from config import catalogue
+
 #: Celery's own timer normally fires first; the backstop waits this much longer.
 BACKSTOP_DELAY_S = 0.5
-MAIN_THREAD_POOLS = frozenset({"prefork", "solo"})
 
 
 def _expired(signum: int, frame: FrameType | None) -> None:
@@ -29,7 +31,8 @@ def _expired(signum: int, frame: FrameType | None) -> None:
 @contextmanager
 def soft_deadline(limit_s: float | None, pool: str) -> Iterator[None]:
     """Raise ``SoftTimeLimitExceeded`` in the block ``limit_s`` (+ backstop delay) seconds from now."""
-    usable = (limit_s and pool in MAIN_THREAD_POOLS and hasattr(signal, "setitimer")
+    on_main = pool in catalogue.POOLS and catalogue.pool(pool).tasks_on_main_thread
+    usable = (limit_s and on_main and hasattr(signal, "setitimer")
               and threading.current_thread() is threading.main_thread())
     if not usable:
         yield

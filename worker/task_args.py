@@ -6,7 +6,8 @@ import math
 import reprlib
 from dataclasses import dataclass
 
-from config.settings import WORKLOADS, LabSettings
+from config import catalogue
+from config.settings import LabSettings
 from worker.url_policy import UrlNotAllowed, check_url
 
 
@@ -35,36 +36,31 @@ class WorkloadArgs:
     def as_kwargs(self) -> dict[str, object]:
         """The task's keyword arguments (JSON-serialisable)."""
         kwargs: dict[str, object] = {"size": self.size}
-        if self.workload == "io_http":
+        if catalogue.workload(self.workload).takes_url:
             kwargs["url"] = self.url
         return kwargs
 
 
-def _size_cap(workload: str, settings: LabSettings) -> int:
-    return {
-        "cpu": settings.max_cpu_size,
-        "cpu_nogil": settings.max_nogil_kib,
-        "io_http": settings.max_io_ms,
-        "io_sleep": settings.max_io_ms,
-        "noop": 0,
-    }[workload]
-
-
 def default_size(workload: str) -> int:
-    """A size that makes one task take roughly 0.1 s on a 2-core machine (noop: 0)."""
-    return {"cpu": 25000, "cpu_nogil": 8192, "io_http": 100, "io_sleep": 100, "noop": 0}[workload]
+    """The catalogue's default size: one task takes roughly 0.1 s on a 2-core machine (noop: 0)."""
+    return catalogue.workload(workload).default_size
 
 
 def check_args(args: WorkloadArgs, settings: LabSettings) -> WorkloadArgs:
     """Return ``args`` if every bound holds; raise :class:`BadTaskArgs` with a one-line reason otherwise."""
-    if args.workload not in WORKLOADS:
-        raise BadTaskArgs(f"unknown workload {_short(args.workload)} (choose from {', '.join(WORKLOADS)})")
-    cap = _size_cap(args.workload, settings)
+    if not isinstance(args.workload, str) or args.workload not in catalogue.WORKLOADS:
+        known = ", ".join(catalogue.WORKLOADS)
+        raise BadTaskArgs(f"unknown workload {_short(args.workload)} (choose from {known})")
+    entry = catalogue.workload(args.workload)
+    cap = entry.cap(settings)
     if not isinstance(args.size, int) or isinstance(args.size, bool) or args.size < 0:
         raise BadTaskArgs(f"size must be a non-negative integer, got {_short(args.size)}")
     if args.size > cap:
-        raise BadTaskArgs(f"size {_short(args.size)} for {args.workload} is above the cap {cap} (see LAB_MAX_*)")
-    if args.workload == "io_http":
+        setting = f"LAB_{entry.cap_setting.upper()}" if entry.cap_setting else "fixed"
+        raise BadTaskArgs(f"size {_short(args.size)} for {args.workload} is above the cap {cap} ({setting})")
+    if not entry.takes_url and args.url:
+        raise BadTaskArgs(f"{entry.name} takes no url")
+    if entry.takes_url:
         if not isinstance(args.url, str):
             raise BadTaskArgs(f"url must be a string, got {_short(args.url)}")
         if len(args.url.encode()) > settings.max_arg_bytes:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from importlib import metadata
+from typing import Annotated
 
 import click
 import typer
@@ -10,16 +12,49 @@ from kombu.exceptions import OperationalError
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
-from producer.cli.batch_commands import register as register_batch_commands
-from producer.cli.measure_commands import register as register_measure_commands
-from producer.cli.stack_commands import stack_app
+from config import catalogue
+from config.settings import get_settings
 from producer.errors import LabError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  rich_markup_mode=None, help="Concurrency lab: Celery pools measured side by side.")
-register_batch_commands(app)  # submit, demo, watch
-register_measure_commands(app)  # compare, sweep, report
-app.add_typer(stack_app, name="stack")
+HELP = "Concurrency lab: Celery pools measured side by side, on your broker, for each workload in the catalogue."
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        versions = {name: _version(name) for name in ("concurrency-lab", "celery", "kombu", "redis")}
+        print(" ".join(f"{name} {found}" for name, found in versions.items()))
+        raise typer.Exit()
+
+
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="print the lab's, Celery's, kombu's and redis-py's versions")] = False,
+) -> None:
+    """Concurrency lab: Celery pools measured side by side."""
+
+
+def build_app() -> typer.Typer:
+    """The CLI. Built after the catalogue's extensions are loaded, so their names show in help and choices."""
+    from producer.cli.batch_commands import register as register_batch_commands
+    from producer.cli.measure_commands import register as register_measure_commands
+    from producer.cli.report_command import report
+    from producer.cli.stack_commands import stack_app
+
+    app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None, help=HELP,
+                      context_settings={"help_option_names": ["-h", "--help"]})
+    app.callback()(_root)
+    register_batch_commands(app)  # submit, demo, watch
+    register_measure_commands(app)  # compare, sweep
+    app.command()(report)
+    app.add_typer(stack_app, name="stack")
+    return app
 
 
 # Typer ≥ 0.29 carries its own copy of click; catch both copies' exceptions.
@@ -31,7 +66,8 @@ _USAGE_ERRORS = (click.ClickException, getattr(typer, "TyperException", click.Cl
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every error becomes one line on stderr and a non-zero exit status."""
     try:
-        status = app(args=argv, standalone_mode=False)  # click returns typer.Exit's code here
+        catalogue.load_extensions(get_settings().catalogue_extensions)
+        status = build_app()(args=argv, standalone_mode=False)  # click returns typer.Exit's code here
         if isinstance(status, int) and status:
             sys.exit(status)
     except _EXIT_ERRORS as done:
@@ -41,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     except _USAGE_ERRORS as error:
         print(f"producer: error: {error.format_message()}", file=sys.stderr)
         sys.exit(2)
-    except LabError as error:
+    except (LabError, catalogue.CatalogueError) as error:
         print(f"producer: error: {error}", file=sys.stderr)
         sys.exit(error.exit_code)
     except KeyboardInterrupt:

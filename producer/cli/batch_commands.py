@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
-from config.settings import WORKLOADS, get_settings
+from config.settings import get_settings
 from producer.batch.tables import summary_table
-from producer.cli.options import build_args, check_count, queue_for
+from producer.cli.options import PoolName, WorkloadName, build_args, check_count, queue_for, size_help
 from producer.console import err, out
 from producer.errors import BadInput, LabError
 
@@ -18,11 +18,11 @@ console = err
 
 
 def submit(
-    workload: Annotated[str, typer.Option(help=f"one of {', '.join(WORKLOADS)}")] = "cpu",
+    workload: Annotated[WorkloadName, typer.Option(help="the workload (config/catalogue.py)")] = WorkloadName("cpu"),
     count: Annotated[int, typer.Option(help="number of tasks")] = 100,
-    size: Annotated[int | None, typer.Option(help="cpu: n; cpu_nogil: KiB; io_*: ms")] = None,
-    pool: Annotated[str | None, typer.Option(help="queue of this pool (default: route by workload)")] = None,
-    url: Annotated[str | None, typer.Option(help="io_http target URL (allow-listed hosts only)")] = None,
+    size: Annotated[int | None, typer.Option(help=f"default: the workload's own. {size_help()}")] = None,
+    pool: Annotated[PoolName | None, typer.Option(help="queue of this pool (default: the workload's)")] = None,
+    url: Annotated[str | None, typer.Option(help="URL for a workload that takes one (allow-listed hosts)")] = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="wait for results and summarise")] = True,
     timeout: Annotated[float, typer.Option(help="seconds to wait for results before counting tasks lost")] = 600,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON on stdout")] = False,
@@ -35,9 +35,9 @@ def submit(
     from worker.app import app as celery_app
 
     settings = get_settings()
-    args = build_args(workload, size, url)
+    args = build_args(workload.value, size, url)
     check_count(count)
-    queue = queue_for(pool, workload)
+    queue = queue_for(pool.value if pool else None, workload.value)
     if not math.isfinite(timeout) or timeout <= 0:
         raise BadInput(f"--timeout must be a positive number of seconds, got {timeout}")
     if watch and not wait:

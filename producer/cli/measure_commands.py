@@ -1,4 +1,4 @@
-"""The measuring commands of the CLI: `compare`, `sweep`, `report` (registered on the main app by cli.py)."""
+"""The measuring commands of the CLI: `compare` and `sweep`."""
 
 from __future__ import annotations
 
@@ -7,18 +7,26 @@ import json
 import math
 import signal
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from config.settings import POOLS, WORKLOADS, LabSettings, get_settings
-from producer.cli.options import build_args, check_positive, parse_ints, parse_names, parse_sizes
+from config import catalogue
+from config.settings import LabSettings, get_settings
+from producer.cli.options import (
+    PoolName,
+    WorkloadName,
+    build_args,
+    check_positive,
+    list_help,
+    names_of,
+    parse_ints,
+    parse_names,
+    parse_sizes,
+    size_help,
+)
 from producer.console import err, out
 from producer.errors import BadInput, LabError
-
-DEFAULT_WORKLOADS = "cpu,cpu_nogil,io_http,io_sleep"
-DEFAULT_POOLS = "prefork,threads,solo,gevent"
 
 
 @contextlib.contextmanager
@@ -35,29 +43,33 @@ def stop_cleanly_on_sigterm() -> Iterator[None]:
 
 
 def default_pools(settings: LabSettings) -> str:
-    """The four stock pools, plus threads_nogil when a free-threaded interpreter is present."""
-    from producer.processes.fleet import freethreaded_python
+    """The catalogue's default pools whose interpreter is present (threads_nogil needs `make freethreaded`)."""
+    from producer.processes.fleet import interpreter_for
 
-    return DEFAULT_POOLS + (",threads_nogil" if freethreaded_python(settings) else "")
+    return ",".join(catalogue.default_pools(lambda entry: interpreter_for(entry, settings) is not None))
 
 
 def compare(
-    workloads: Annotated[str, typer.Option(help="comma-separated workloads")] = DEFAULT_WORKLOADS,
-    pools: Annotated[str | None, typer.Option(help="comma-separated pools (default: "
-                                              "prefork,threads,solo,gevent, + threads_nogil if built)")] = None,
+    workloads: Annotated[str, typer.Option(
+        help=list_help("workloads", catalogue.WORKLOADS, catalogue.default_workloads()),
+        autocompletion=names_of(lambda: catalogue.WORKLOADS))] = ",".join(catalogue.default_workloads()),
+    pools: Annotated[str | None, typer.Option(
+        help=list_help("pools", catalogue.POOLS, "the catalogue's, those whose interpreter is built"),
+        autocompletion=names_of(lambda: catalogue.POOLS))] = None,
     count: Annotated[int, typer.Option(help="tasks per batch")] = 100,
     repeat: Annotated[int, typer.Option(help="measured batches per cell (after one warm-up)")] = 3,
-    sizes: Annotated[str, typer.Option(help="per-workload sizes, e.g. cpu=25000,io_http=100")] = "",
+    sizes: Annotated[str, typer.Option(help=f"per-workload sizes, e.g. cpu=25000,io_http=100 ({size_help()})")] = "",
     baselines: Annotated[bool, typer.Option(
         "--baselines/--no-baselines", help="also run ThreadPoolExecutor / ProcessPoolExecutor in-process")] = True,
     timeout: Annotated[float, typer.Option(help="seconds to wait for one batch")] = 600,
+    as_json: Annotated[bool, typer.Option("--json", help="print the record as JSON on stdout (no table)")] = False,
 ) -> None:
     """Run the same batches on each pool's queue, interleaved and repeated; table, JSON record."""
-    run_compare_command(workloads, pools, count, repeat, sizes, baselines, timeout)
+    run_compare_command(workloads, pools, count, repeat, sizes, baselines, timeout, as_json=as_json)
 
 
 def run_compare_command(workloads: str, pools: str | None, count: int, repeat: int, sizes: str,
-                        baselines: bool, timeout: float) -> dict[str, Any]:
+                        baselines: bool, timeout: float, *, as_json: bool = False) -> dict[str, Any]:
     """Validate, run, print and record a compare; returns the record."""
     from producer.measure.compare import ComparePlan, run_compare
     from producer.measure.compare_table import bottleneck_lines, compare_table
@@ -66,8 +78,8 @@ def run_compare_command(workloads: str, pools: str | None, count: int, repeat: i
     from worker.app import app as celery_app
 
     settings = get_settings()
-    plan = ComparePlan(parse_names(workloads, WORKLOADS, "workloads"),
-                       parse_names(pools or default_pools(settings), POOLS, "pools"),
+    plan = ComparePlan(parse_names(workloads, catalogue.WORKLOADS, "workloads"),
+                       parse_names(pools or default_pools(settings), catalogue.POOLS, "pools"),
                        check_positive(count, "count", settings.max_count), check_positive(repeat, "repeat", 50),
                        parse_sizes(sizes, settings), baselines, timeout)
     if not math.isfinite(timeout) or timeout <= 0:
@@ -76,9 +88,12 @@ def run_compare_command(workloads: str, pools: str | None, count: int, repeat: i
     with stop_cleanly_on_sigterm():
         record = run_compare(celery_app, settings, plan, console=err)
     path = write_record(settings, "compare", record)
-    out.print(compare_table(record))
-    for line in bottleneck_lines(record):
-        out.print(f"  {line}", highlight=False)
+    if as_json:
+        print(json.dumps(record, indent=2, default=str))
+    else:
+        out.print(compare_table(record))
+        for line in bottleneck_lines(record):
+            out.print(f"  {line}", highlight=False)
     err.print(f"record: {path}")
     _complain(record)
     return record
@@ -97,20 +112,21 @@ def _complain(record: dict[str, Any]) -> None:
 
 
 def sweep(
-    workload: Annotated[str, typer.Option(help=f"one of {', '.join(WORKLOADS)}")] = "io_http",
-    pool: Annotated[str, typer.Option(help="pool of the dedicated workers")] = "threads",
+    workload: Annotated[WorkloadName, typer.Option(help="the workload")] = WorkloadName("io_http"),
+    pool: Annotated[PoolName, typer.Option(help="pool of the dedicated workers")] = PoolName("threads"),
     concurrency: Annotated[str, typer.Option(help="slots per worker, e.g. 1,2,4,8,16,32,64,128")] = "1,2,4,8,16,32,64",
     workers: Annotated[str, typer.Option(help="worker processes, e.g. 1,2,4 (scale out)")] = "1",
     count: Annotated[int | None, typer.Option(help="tasks per point (default: enough for several waves)")] = None,
-    size: Annotated[int | None, typer.Option(help="cpu: n; cpu_nogil: KiB; io_*: ms")] = None,
+    size: Annotated[int | None, typer.Option(help=f"default: the workload's own. {size_help()}")] = None,
     timeout: Annotated[float, typer.Option(help="seconds to wait for one point")] = 600,
+    as_json: Annotated[bool, typer.Option("--json", help="print the record as JSON on stdout (no table)")] = False,
 ) -> None:
     """Throughput against concurrency (one worker per point) or against worker processes; ideal line; record."""
-    run_sweep_command(workload, pool, concurrency, workers, count, size, timeout)
+    run_sweep_command(workload.value, pool.value, concurrency, workers, count, size, timeout, as_json=as_json)
 
 
 def run_sweep_command(workload: str, pool: str, concurrency: str, workers: str, count: int | None,
-                      size: int | None, timeout: float) -> dict[str, Any]:
+                      size: int | None, timeout: float, *, as_json: bool = False) -> dict[str, Any]:
     """Validate, run, print and record a sweep; returns the record."""
     from producer.measure.records import write_record
     from producer.measure.sweep import SweepPlan, run_sweep
@@ -119,7 +135,7 @@ def run_sweep_command(workload: str, pool: str, concurrency: str, workers: str, 
 
     settings = get_settings()
     args = build_args(workload, size, None)
-    pool = parse_names(pool, POOLS, "pool")[0]
+    pool = parse_names(pool, catalogue.POOLS, "pool")[0]
     concurrencies = parse_ints(concurrency, "concurrency", high=1024)
     worker_counts = parse_ints(workers, "workers", high=64)
     if len(concurrencies) > 1 and len(worker_counts) > 1:
@@ -127,7 +143,8 @@ def run_sweep_command(workload: str, pool: str, concurrency: str, workers: str, 
     if not math.isfinite(timeout) or timeout <= 0:
         raise BadInput(f"--timeout must be a positive number of seconds, got {timeout}")
     slots = max(concurrencies) * max(worker_counts)
-    chosen = count if count is not None else (3000 if workload == "noop" else min(5000, max(100, 4 * slots)))
+    busy = catalogue.workload(workload).has_ideal
+    chosen = count if count is not None else (min(5000, max(100, 4 * slots)) if busy else 3000)
     plan = SweepPlan(workload, pool, args, check_positive(chosen, "count", settings.max_count),
                      concurrencies, worker_counts, timeout)
     require_redis(settings.broker_url, settings.broker_connect_timeout_s)
@@ -139,7 +156,10 @@ def run_sweep_command(workload: str, pool: str, concurrency: str, workers: str, 
     with stop_cleanly_on_sigterm():
         record = run_sweep(celery_app, settings, plan, on_point=show)
     path = write_record(settings, "sweep", record)
-    out.print(sweep_table(record))
+    if as_json:
+        print(json.dumps(record, indent=2, default=str))
+    else:
+        out.print(sweep_table(record))
     err.print(f"record: {path}")
     failed = sum(p["failed"] for p in record["points"])
     lost = sum(p["lost"] for p in record["points"])
@@ -173,26 +193,7 @@ def sweep_table(record: dict[str, Any]) -> Any:
     return table
 
 
-def report(
-    results_dir: Annotated[Path | None, typer.Option(help="where the records are (default LAB_RESULTS_DIR)")] = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="output directory (default RESULTS_DIR/report)")] = None,
-    record: Annotated[Path | None, typer.Option(help="the compare record to show (default: the newest)")] = None,
-) -> None:
-    """HTML + Markdown report with PNG charts from the newest compare record and the sweep records."""
-    from producer.measure.compare_table import compare_table
-    from producer.measure.records import load_records
-    from producer.measure.report import render
-
-    source = results_dir or get_settings().results_dir
-    rendered = render(source, out_dir or source / "report", record)
-    compares = [(record, json.loads(record.read_text()))] if record else load_records(source, "compare")
-    if compares:
-        out.print(compare_table(compares[-1][1]))
-    err.print(f"report: {rendered.html_path} and {rendered.markdown_path} ({len(rendered.images)} charts)")
-
-
 def register(app: typer.Typer) -> None:
     """Add the measuring commands to the main CLI."""
     app.command()(compare)
     app.command()(sweep)
-    app.command()(report)

@@ -2,21 +2,65 @@
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from config import catalogue
 from config.celery_config import route_for
-from config.settings import POOLS, WORKLOADS, LabSettings, get_settings
+from config.settings import LabSettings, get_settings
 from producer.errors import BadInput
 from worker.task_args import BadTaskArgs, WorkloadArgs, check_args, default_size
+
+
+def size_help() -> str:
+    """What ``--size`` means for each workload, from the catalogue."""
+    return "; ".join(f"{w.name}: {w.size_meaning}" for w in catalogue.WORKLOADS.values())
+
+
+def choices(class_name: str, table: Mapping[str, Any]) -> Any:
+    """An enum of the names in ``table``: typer lists them in help (``<a|b|c>``), completes and checks them."""
+    return enum.Enum(class_name, {name: name for name in table}, type=str)
+
+
+if TYPE_CHECKING:  # the members are the catalogue's, known only at run time
+    WorkloadName = enum.Enum
+    PoolName = enum.Enum
+else:
+    WorkloadName = choices("WorkloadName", catalogue.WORKLOADS)
+    PoolName = choices("PoolName", catalogue.POOLS)
+
+
+def names_of(table: Callable[[], Mapping[str, Any]]) -> Callable[[str], list[str]]:
+    """Shell completion for a comma-separated list of catalogue names: completes the last item."""
+
+    def complete(incomplete: str) -> list[str]:
+        done, _, last = incomplete.rpartition(",")
+        chosen = set(done.split(",")) if done else set()
+        prefix = f"{done}," if done else ""
+        return [prefix + name for name in table() if name.startswith(last) and name not in chosen]
+
+    return complete
+
+
+def list_help(what: str, table: Mapping[str, Any], default: list[str] | str) -> str:
+    """Help text of a comma-separated list option: the choices and the default."""
+    shown = default if isinstance(default, str) else ",".join(default)
+    return f"comma-separated {what} from: {', '.join(table)} (default: {shown})"
 
 
 def build_args(workload: str, size: int | None, url: str | None) -> WorkloadArgs:
     """Validated workload arguments; a bad one raises :class:`BadInput` (exit 2)."""
     settings = get_settings()
-    if workload not in WORKLOADS:
-        raise BadInput(f"unknown workload {workload!r} (choose from {', '.join(WORKLOADS)})")
+    try:
+        entry = catalogue.workload(workload)
+    except catalogue.UnknownName as error:
+        raise BadInput(str(error)) from None
     chosen_size = default_size(workload) if size is None else size
-    chosen_url = (url or settings.effective_target_url) if workload == "io_http" else ""
-    if url and workload != "io_http":
-        raise BadInput("--url applies only to the io_http workload")
+    chosen_url = (url or settings.effective_target_url) if entry.takes_url else ""
+    if url and not entry.takes_url:
+        takers = ", ".join(w.name for w in catalogue.WORKLOADS.values() if w.takes_url)
+        raise BadInput(f"--url applies only to {takers}")
     try:
         return check_args(WorkloadArgs(workload, chosen_size, chosen_url), settings)
     except BadTaskArgs as error:
@@ -25,12 +69,12 @@ def build_args(workload: str, size: int | None, url: str | None) -> WorkloadArgs
 
 def queue_for(pool: str | None, workload: str) -> str:
     """The queue of ``pool``, or the default route of ``workload``."""
-    settings = get_settings()
-    if pool is None:
-        return route_for(f"lab.{workload}", settings)
-    if pool not in POOLS:
-        raise BadInput(f"unknown pool {pool!r} (choose from {', '.join(POOLS)})")
-    return pool
+    try:
+        if pool is None:
+            return route_for(catalogue.workload(workload).task_name)
+        return catalogue.pool(pool).queue
+    except catalogue.UnknownName as error:
+        raise BadInput(str(error)) from None
 
 
 def check_count(count: int) -> int:
@@ -43,7 +87,7 @@ def check_count(count: int) -> int:
     return count
 
 
-def parse_names(text: str, allowed: tuple[str, ...], what: str) -> list[str]:
+def parse_names(text: str, allowed: Mapping[str, Any], what: str) -> list[str]:
     """A comma-separated list of known names, in order, without repeats."""
     names = list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
     if not names:
@@ -73,10 +117,10 @@ def parse_sizes(text: str, settings: LabSettings) -> dict[str, int]:
     sizes: dict[str, int] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         name, _, value = part.partition("=")
-        if name not in WORKLOADS or not value.strip().isdigit():
-            raise BadInput(f"--sizes wants workload=integer pairs, got {part!r}")
+        if name not in catalogue.WORKLOADS or not value.strip().isdigit():
+            raise BadInput(f"--sizes wants workload=integer pairs ({', '.join(catalogue.WORKLOADS)}), got {part!r}")
         try:
-            url = settings.effective_target_url if name == "io_http" else ""
+            url = settings.effective_target_url if catalogue.workload(name).takes_url else ""
             check_args(WorkloadArgs(name, int(value), url), settings)
         except BadTaskArgs as error:
             raise BadInput(str(error)) from None

@@ -17,20 +17,29 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
+from config import catalogue
 from producer.measure.cpu_share import BUSY_OTHERS_CORES
-from producer.measure.inprocess import BASELINES, PROCESS_BASELINE
 
-#: Pools whose pure-Python work takes turns on one GIL per process.
-GIL_POOLS = frozenset({"threads", "gevent", "solo", "inproc-threads"})
-#: Pools whose parallel slots are processes (each with its own GIL).
-PROCESS_POOLS = frozenset({"prefork", PROCESS_BASELINE})
 #: Below this share of the tightest bound, a cell's limit is not explained by the bounds we know.
 EXPLAINED_SHARE = 0.5
 
 
 def is_io(workload: str) -> bool:
-    """I/O workloads wait; the others compute."""
-    return workload.startswith("io")
+    """Workloads that wait (the catalogue's ``kind == "wait"``): slots beyond the cores still help."""
+    return catalogue.workload(workload).waits
+
+
+def _has_ideal(workload: str) -> bool:
+    return catalogue.workload(workload).has_ideal
+
+
+def _gil_bound(workload: str, pool: str) -> bool:
+    """Pure-Python work in one process of this pool takes turns on one GIL (unless the work releases it)."""
+    return catalogue.any_pool(pool).gil_per_process and not catalogue.workload(workload).releases_gil
+
+
+def _in_process(pool: str) -> bool:
+    return catalogue.any_pool(pool).is_baseline
 
 
 def _median(values: list[float]) -> float:
@@ -39,7 +48,7 @@ def _median(values: list[float]) -> float:
 
 def _ideal(workload: str, count: int, slots: int, cores: int, task_s: float) -> float:
     parallel = slots if is_io(workload) else min(slots, cores)
-    if workload == "noop" or parallel < 1 or not task_s or math.isnan(task_s):
+    if not _has_ideal(workload) or parallel < 1 or not task_s or math.isnan(task_s):
         return math.nan  # noop does no work: there is no ideal, only the queue's own cost
     return count / (math.ceil(count / parallel) * task_s)
 
@@ -58,11 +67,11 @@ def _bounds(workload: str, pool: str, info: dict[str, Any], runs: list[dict[str,
     completed = sum(r["completed"] for r in runs)
     worker_cpu = [r["worker_cpu_s"] for r in runs if r.get("worker_cpu_s") is not None]
     cpu_per_task = sum(worker_cpu) / completed if worker_cpu and completed else math.nan
-    if (not is_io(workload) and workload != "noop") or not math.isnan(cpu_per_task):
+    if (not is_io(workload) and _has_ideal(workload)) or not math.isnan(cpu_per_task):
         per_task = max(task_s if not is_io(workload) else 0.0, 0.0 if math.isnan(cpu_per_task) else cpu_per_task)
         # One process of a GIL pool runs Python — the task's and Celery's own per-task work — on one core
         # at a time; only work that releases the GIL (cpu_nogil's hashing) can spread over more.
-        gil_bound = pool in GIL_POOLS and workload != "cpu_nogil"
+        gil_bound = _gil_bound(workload, pool)
         usable = min(cores, int(processes)) if gil_bound else min(cores, slots)
         if per_task > 0:
             label = "GIL: 1 core/process" if gil_bound and usable < cores else "cores"
@@ -72,7 +81,7 @@ def _bounds(workload: str, pool: str, info: dict[str, Any], runs: list[dict[str,
     if is_io(workload) and size_ms > 0:
         bounds.append(("concurrency÷latency", count / (math.ceil(count / slots) * size_ms / 1000.0),
                        f"{slot_text} / {size_ms} ms"))
-    if pool not in BASELINES:
+    if not _in_process(pool):
         consumers = len(info.get("nodes") or []) or 1
         bounds.append(("consumer ceiling", consumers * ceiling_tps,
                        f"{consumers} consumer process(es) × {ceiling_tps:,.0f}/s"))
@@ -100,7 +109,7 @@ def analyse(runs: list[dict[str, Any]], pools_info: dict[str, dict[str, Any]], c
         grouped[(run["workload"], run["pool"])].append(run)
     task_cpu: dict[str, float] = {}
     for workload in {w for w, _ in grouped}:
-        solo = [r["timings"]["thread_cpu_s"]["p50"] for r in grouped.get((workload, "solo"), [])]
+        solo = [r["timings"]["thread_cpu_s"]["p50"] for r in grouped.get((workload, catalogue.REFERENCE_POOL), [])]
         every = [r["timings"]["thread_cpu_s"]["p50"] for (w, _), rs in grouped.items() if w == workload for r in rs]
         task_cpu[workload] = _median([v for v in (solo or every) if v is not None])
     cells: list[dict[str, Any]] = []
@@ -118,7 +127,7 @@ def analyse(runs: list[dict[str, Any]], pools_info: dict[str, dict[str, Any]], c
         bounds = _bounds(workload, pool, info, cell_runs, cores=cores, count=count, task_s=task_s,
                          size_ms=size_ms, ceiling_tps=consumer_ceiling_tps)
         cells.append({
-            "workload": workload, "pool": pool, "kind": "in-process" if pool in BASELINES else "celery",
+            "workload": workload, "pool": pool, "kind": "in-process" if _in_process(pool) else "celery",
             "concurrency": info["concurrency"], "runs": len(cell_runs),
             "throughput_median": median_tp, "throughput_min": min(throughputs), "throughput_max": max(throughputs),
             "latency_p50_s": _median([r["timings"]["latency_s"]["p50"] for r in cell_runs
@@ -136,7 +145,8 @@ def analyse(runs: list[dict[str, Any]], pools_info: dict[str, dict[str, Any]], c
             "bottleneck": _bottleneck(bounds, median_tp),
         })
     for cell in cells:
-        solo_cell = next((c for c in cells if c["workload"] == cell["workload"] and c["pool"] == "solo"), None)
+        solo_cell = next((c for c in cells
+                          if c["workload"] == cell["workload"] and c["pool"] == catalogue.REFERENCE_POOL), None)
         cell["speedup_vs_solo"] = (cell["throughput_median"] / solo_cell["throughput_median"]
                                    if solo_cell and solo_cell["throughput_median"] else math.nan)
     return cells, verdicts(cells)
@@ -155,7 +165,7 @@ def verdicts(cells: list[dict[str, Any]]) -> dict[str, str]:
                   for c in ranked[1:] if c["throughput_median"] > 0]
         line = f"{workload}: {best['pool']} " + (", ".join(others) if others else "only pool measured")
         baseline = next((c for c in cells if c["workload"] == workload and c["kind"] == "in-process"
-                         and c["pool"] == "inproc-threads"), None)
+                         and catalogue.any_pool(c["pool"]).in_process == "threads"), None)
         if baseline and baseline["throughput_median"] > 0:
             line += f" (in-process threads: {baseline['throughput_median']:,.1f}/s)"
         busy = [c["pool"] for c in cells if c["workload"] == workload and c.get("others_cores", 0) >= BUSY_OTHERS_CORES]

@@ -14,27 +14,18 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from worker import workloads
+from config import catalogue
+from config.settings import get_settings
 from worker.task_args import WorkloadArgs
 
-#: Baseline names as they appear in tables and records.
-THREAD_BASELINE = "inproc-threads"
-PROCESS_BASELINE = "inproc-processes"
-BASELINES = (THREAD_BASELINE, PROCESS_BASELINE)
 
-
-def run_one(workload: str, size: int, url: str, http_timeout_s: float) -> dict[str, Any]:
+def run_one(workload: str, size: int, url: str) -> dict[str, Any]:
     """Run one workload call and return the same timing fields a Celery task result carries."""
+    entry = catalogue.workload(workload)
+    settings = get_settings()
     started = time.time()
     cpu_start = time.thread_time()
-    runners = {
-        "cpu": lambda: workloads.cpu(size),
-        "cpu_nogil": lambda: workloads.cpu_nogil(size),
-        "io_http": lambda: workloads.io_http(url, size, http_timeout_s),
-        "io_sleep": lambda: workloads.io_sleep(size),
-        "noop": workloads.noop,
-    }
-    runners[workload]()
+    entry.call(size, url, settings)
     thread_cpu = time.thread_time() - cpu_start
     return {"started": started, "finished": time.time(), "thread_cpu": thread_cpu, "pid": os.getpid(),
             "thread_id": threading.get_ident()}
@@ -56,20 +47,20 @@ class InProcessRun:
 
 
 def _executor(name: str, workers: int) -> Executor:
-    if name == THREAD_BASELINE:
+    if catalogue.any_pool(name).in_process == "threads":
         return ThreadPoolExecutor(max_workers=workers)
+    # spawn: a fresh interpreter per process, as a user's ProcessPoolExecutor on macOS/Windows (and 3.14) gets.
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
 
-def run_baseline(name: str, workers: int, args: WorkloadArgs, count: int, http_timeout_s: float) -> InProcessRun:
+def run_baseline(name: str, workers: int, args: WorkloadArgs, count: int) -> InProcessRun:
     """Run ``count`` calls of ``args`` on a fresh executor, after a warm-up that starts every worker."""
     with _executor(name, workers) as executor:
-        warmups = [executor.submit(run_one, "noop", 0, "", http_timeout_s) for _ in range(workers)]
+        warmups = [executor.submit(run_one, "noop", 0, "") for _ in range(workers)]
         for future in warmups:
             future.result()
         submitted = time.time()
-        futures = [executor.submit(run_one, args.workload, args.size, args.url, http_timeout_s)
-                   for _ in range(count)]
+        futures = [executor.submit(run_one, args.workload, args.size, args.url) for _ in range(count)]
         records = [{**future.result(), "enqueued": submitted} for future in futures]
     wall = max(r["finished"] for r in records) - submitted if records else 0.0
     return InProcessRun(name, workers, records, wall)

@@ -1,8 +1,9 @@
 """Workers for a measurement: find who already consumes a queue, start the missing ones, stop them by PID.
 
-A pool's queue is named after the pool (``config.settings.POOLS``). Pools the stack does not run
+A pool's queue is named after the pool (``config/catalogue.py``). Pools the stack does not run
 (solo, gevent, threads_nogil) get a worker started here, with the fast start options, and stopped
-when the measurement ends. ``threads_nogil`` is a threads worker on the free-threaded interpreter.
+when the measurement ends. Which ``-P``, interpreter and environment a pool's worker gets comes from
+its catalogue entry (``threads_nogil`` is the threads pool on the free-threaded interpreter).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import contextlib
 import os
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,6 +22,7 @@ from pathlib import Path
 import psutil
 from celery import Celery
 
+from config import catalogue
 from config.settings import LabSettings
 from producer.errors import BadInput, LabError
 from producer.processes import children as processes
@@ -27,7 +30,6 @@ from producer.processes import roles
 from producer.processes.children import Child
 
 ROOT = Path(__file__).resolve().parents[2]
-FREETHREADED_POOL = "threads_nogil"
 
 
 @dataclass
@@ -51,30 +53,28 @@ def freethreaded_python(settings: LabSettings) -> str | None:
     return str(candidate) if candidate.exists() else None
 
 
-def freethreaded_env() -> dict[str, str]:
-    """Environment for a free-threaded worker: the pool label, and the GIL forced off (PYTHON_GIL=0)."""
-    return {"LAB_POOL_LABEL": FREETHREADED_POOL, "PYTHON_GIL": "0"}
+def interpreter_for(entry: catalogue.Pool, settings: LabSettings) -> str | None:
+    """The Python a pool's worker runs on (None: that interpreter is not built here)."""
+    if entry.interpreter == "freethreaded":
+        return freethreaded_python(settings)
+    return sys.executable
 
 
-def gil_enabled_with_worker(python: str) -> bool:
+def pool_env(entry: catalogue.Pool) -> dict[str, str]:
+    """Environment that selects and labels a pool's worker: its catalogue env, ``-P custom`` class, label."""
+    return {**entry.env, **entry.pool_option()[1], "LAB_POOL_LABEL": entry.name}
+
+
+def gil_enabled_with_worker(entry: catalogue.Pool, python: str) -> bool:
     """Import the worker's task modules on ``python`` (as a worker would) and report ``sys._is_gil_enabled()``."""
-    env = {**os.environ, **freethreaded_env(), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, **pool_env(entry), "PYTHONPATH": str(ROOT)}
     code = "import sys, worker.tasks; print(getattr(sys, '_is_gil_enabled', lambda: True)())"
     try:
         output = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=60, env=env,
                                 cwd=ROOT, check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError) as error:
-        raise LabError(f"free-threaded Python {python} cannot import the worker: {error}") from None
+        raise LabError(f"{entry.interpreter} Python {python} cannot import the worker: {error}") from None
     return output != "False"
-
-
-def pool_concurrency(pool: str, settings: LabSettings) -> int:
-    """Slots a worker started here gets: prefork one process per core, solo 1, threads/gevent the I/O setting."""
-    if pool == "prefork":
-        return settings.cpu_workers
-    if pool == "solo":
-        return 1
-    return settings.io_concurrency
 
 
 def consumers(app: Celery, queues: list[str], timeout_s: float = 1.0) -> dict[str, dict[str, tuple[int, int]]]:
@@ -118,27 +118,27 @@ def wait_ready(app: Celery, nodes: list[str], children: list[Child], timeout_s: 
 
 
 def worker_command(pool: str, concurrency: int, queue: str, name: str, python: str | None = None) -> list[str]:
-    """The local worker's command line (``roles.worker_command``), on ``python`` if given."""
-    command = roles.worker_command(pool, concurrency, queue, name)
+    """The local worker's command line (``roles.worker_command``) for a catalogue pool, on ``python`` if given."""
+    pool_args = catalogue.pool(pool).pool_option()[0] if pool in catalogue.POOLS else ["-P", pool]
+    command = roles.worker_command(pool_args[1], concurrency, queue, name)
     return [python or command[0], *command[1:]]
 
 
 def spawn_workers(app: Celery, settings: LabSettings, pool: str, concurrency: int, queue: str, *,
                   count: int = 1, tag: str = "lab") -> PoolWorkers:
     """Start ``count`` worker processes of ``pool`` on ``queue`` and wait until all answer ping."""
-    celery_pool, python, extra_env = pool, None, {}
-    if pool == FREETHREADED_POOL:
-        python = freethreaded_python(settings)
-        if python is None:
-            raise BadInput("no free-threaded Python: run `make freethreaded` or set LAB_FREETHREADED_PYTHON")
-        celery_pool, extra_env = "threads", freethreaded_env()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT), **extra_env}
+    entry = catalogue.pool(pool)
+    python = interpreter_for(entry, settings)
+    if python is None:
+        raise BadInput(f"pool {pool} needs the {entry.interpreter} Python: run `make freethreaded` "
+                       "or set LAB_FREETHREADED_PYTHON")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT), **pool_env(entry)}
     run_id = uuid.uuid4().hex[:6]
     children, nodes = [], []
     try:
         for index in range(count):
             name = f"{tag}-{pool}-{run_id}-{index}"
-            command = worker_command(celery_pool, concurrency, queue, name, python)
+            command = worker_command(pool, concurrency, queue, name, python)
             log = settings.state_dir / "logs" / f"{name}.log"
             children.append(processes.spawn(f"worker-{name}", command, log, env))
             nodes.append(celery_hostname(name))
@@ -167,7 +167,8 @@ def pool_workers(app: Celery, settings: LabSettings, pools: list[str]) -> Iterat
                 found[pool] = PoolWorkers(pool, pool, sorted(existing), sum(c for c, _ in existing.values()), False,
                                           pids=[pid for _, pid in existing.values() if pid])
             else:
-                found[pool] = spawn_workers(app, settings, pool, pool_concurrency(pool, settings), pool,
+                entry = catalogue.pool(pool)
+                found[pool] = spawn_workers(app, settings, pool, entry.concurrency(settings), entry.queue,
                                             tag="compare")
         yield found
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 
+from config import catalogue
 from config.settings import CeleryMode, LabSettings, get_settings
 
 #: The Celery program locally (the image runs its ``celery`` script); ``CELERY`` adds the app.
@@ -45,12 +46,12 @@ def worker_command(pool: str, concurrency: int, queue: str, name: str, mode: Cel
 
 def cpu_worker_args(settings: LabSettings) -> list[str]:
     """The CPU worker after ``celery``: prefork, one process per core (``LAB_CPU_CONCURRENCY``)."""
-    return worker_args("prefork", settings.cpu_workers, settings.cpu_queue, "cpu")
+    return worker_args("prefork", settings.cpu_workers, catalogue.pool("prefork").queue, "cpu")
 
 
 def io_worker_args(settings: LabSettings) -> list[str]:
     """The I/O worker after ``celery``: threads pool, 64 threads by default (``LAB_IO_CONCURRENCY``)."""
-    return worker_args("threads", settings.io_concurrency, settings.io_queue, "io")
+    return worker_args("threads", settings.io_concurrency, catalogue.pool("threads").queue, "io")
 
 
 def flower_args(settings: LabSettings) -> list[str]:

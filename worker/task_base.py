@@ -1,0 +1,43 @@
+"""The base class of every lab task (Celery's own seam: ``base=`` on ``app.task``).
+
+One place for what every workload task does around its pure function: check the arguments against
+the catalogue's bounds, arm the soft-deadline backstop (``worker/soft_deadline.py``), time the run
+(wall, thread CPU, where it ran) and turn a soft time limit into a failure reason a person can read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
+
+from config import catalogue
+from config.settings import get_settings
+from worker.runtime import current_pool_name, timed_run
+from worker.soft_deadline import soft_deadline
+from worker.task_args import WorkloadArgs, check_args, check_enqueued
+
+
+class WorkloadTask(Task):
+    """A Celery task that runs one catalogue workload; ``workload`` is set per registered task."""
+
+    #: The catalogue name of the workload this task runs.
+    workload = ""
+
+    def run_workload(self, size: int, url: str, enqueued: float | None) -> dict[str, Any]:
+        """Check the arguments, run the workload under the soft deadline, return its timed result."""
+        settings = get_settings()
+        entry = catalogue.workload(self.workload)
+        if entry.takes_url and not url:
+            url = settings.effective_target_url
+        args = check_args(WorkloadArgs(entry.name, size, url), settings)
+        stamp = check_enqueued(enqueued)
+        try:
+            with soft_deadline(self.soft_time_limit, current_pool_name()):
+                return timed_run(lambda: entry.call(args.size, args.url, settings), workload=entry.name,
+                                 hostname=self.request.hostname or "", enqueued=stamp)
+        except SoftTimeLimitExceeded:
+            limit = (self.request.timelimit or (None, None))[1] or self.soft_time_limit
+            raise SoftTimeLimitExceeded(f"{entry.name} ran past its soft time limit of {limit} s "
+                                        "(LAB_CPU_SOFT_TIME_LIMIT_S)") from None
