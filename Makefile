@@ -10,7 +10,7 @@ TOOLS  := .tools
 UV     := $(TOOLS)/bin/uv
 LOCKS  := requirements/dev.lock requirements/worker.lock requirements/worker-gevent.lock
 
-.PHONY: venv lock demo up down test lint clean compose-up compose-down compose-test freethreaded report bench
+.PHONY: venv lock lock-check demo up down test lint clean compose-up compose-down compose-test freethreaded report bench
 
 # uv looks where pip looks on this machine: pip's indexes, find-links and trusted hosts, read when a recipe
 # runs (PIP_* variables first, else `pip config`), never written into a file. unsafe-best-match = pip's rule
@@ -55,6 +55,15 @@ lock: | $(UV)
 		$(UV_COMPILE) -c requirements/dev.lock pyproject.toml -o requirements/worker.lock && \
 		$(UV_COMPILE) -c requirements/dev.lock --extra gevent pyproject.toml -o requirements/worker-gevent.lock
 
+## lock-check: fail when requirements/*.lock no longer match pyproject.toml (re-locks a scratch copy, diffs)
+lock-check: | $(UV)
+	@rm -rf $(TOOLS)/lock-check && mkdir -p $(TOOLS)/lock-check/requirements \
+		&& cp pyproject.toml $(TOOLS)/lock-check/ && cp $(LOCKS) $(TOOLS)/lock-check/requirements/
+	@$(MAKE) -s -C $(TOOLS)/lock-check -f $(CURDIR)/Makefile lock UV=$(CURDIR)/$(UV) >/dev/null 2>&1 \
+		|| { echo "lock-check: re-locking failed: run make lock to see why"; exit 1; }
+	@diff -r -q requirements $(TOOLS)/lock-check/requirements >/dev/null \
+		|| { echo "lock-check: requirements/*.lock do not match pyproject.toml: run make lock"; exit 1; }
+
 ## demo: start the local stack (unless it is up), print the compare table (cpu and io_http on every pool, in-process
 ## baselines; solo/gevent workers started and stopped by compare), stop what it started
 demo: venv
@@ -84,7 +93,7 @@ down: venv
 test: venv lint
 	$(BIN)/python -m pytest
 
-lint: venv
+lint: venv lock-check
 	$(BIN)/ruff check config worker producer tests benchmarks
 	$(BIN)/ruff format --check config worker producer tests benchmarks
 	$(BIN)/mypy
