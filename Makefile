@@ -12,13 +12,15 @@ LOCKS  := requirements/dev.lock requirements/worker.lock requirements/worker-gev
 
 .PHONY: venv lock lock-check demo up down test lint clean compose-up compose-down compose-test freethreaded report bench
 
-# uv looks where pip looks on this machine: pip's indexes, find-links and trusted hosts, read when a recipe
-# runs (PIP_* variables first, else `pip config`), never written into a file. unsafe-best-match = pip's rule
-# (the best version across all indexes); the locks' hashes still decide which files are acceptable.
-PIP_INDEXES = cfg=$$($(PYTHON) -m pip config list 2>/dev/null); \
+# uv looks where pip looks on this machine: pip's indexes, find-links, trusted hosts and CA bundle, read when a
+# recipe runs (PIP_* variables first, else `pip config`), never written into a file. unsafe-best-match = pip's
+# rule (the best version across all indexes); the locks' hashes still decide which files are acceptable.
+PIP_CONFIG = cfg=$$($(PYTHON) -m pip config list 2>/dev/null); \
 	pipcfg() { printf '%s\n' "$$cfg" | sed -n "s/^global\.$$1='\(.*\)'$$/\1/p" | sed 's/\\n/ /g'; }; \
+	cert=$${PIP_CERT:-$$(pipcfg cert)}; [ -z "$$cert" ] || export SSL_CERT_FILE="$$cert"; \
+	export UV_INDEX_URL="$${PIP_INDEX_URL:-$$(pipcfg index-url)}"
+PIP_INDEXES = $(PIP_CONFIG); \
 	export UV_INDEX_STRATEGY=unsafe-best-match \
-		UV_INDEX_URL="$${PIP_INDEX_URL:-$$(pipcfg index-url)}" \
 		UV_EXTRA_INDEX_URL="$$(echo $${PIP_EXTRA_INDEX_URL:-$$(pipcfg extra-index-url)})" \
 		UV_FIND_LINKS="$$(echo $${PIP_FIND_LINKS:-$$(pipcfg find-links)} | tr ' ' ',')" \
 		UV_INSECURE_HOST="$$(echo $${PIP_TRUSTED_HOST:-$$(pipcfg trusted-host)})"
@@ -44,13 +46,13 @@ venv: $(STAMP)
 
 ## lock: re-resolve requirements/*.lock from pyproject.toml, keeping every pin that still fits
 ## (`make lock UPGRADE=1` moves to the newest versions). Resolved on the registry index alone (pip's
-## global.index-url when set, else the default), so every package's hash list covers all its wheels
-## (the image's Python, other machines), not just the files a local mirror holds. worker*.lock are
-## constrained by dev.lock: the image runs the versions the tests ran.
+## index-url when set, else the default; no extra indexes or find-links), so every package's hash list
+## covers all its wheels (the image's Python, other machines), not only the files a local mirror holds.
+## worker*.lock are constrained by dev.lock: the image runs the versions the tests ran.
 UV_COMPILE = $(UV) pip compile -q --universal --python-version 3.11 --generate-hashes --no-emit-index-url \
 	--no-emit-find-links --custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade)
 lock: | $(UV)
-	@export UV_INDEX_URL="$${PIP_INDEX_URL:-$$($(PYTHON) -m pip config get global.index-url 2>/dev/null)}"; set -x; \
+	@$(PIP_CONFIG); set -x; \
 		$(UV_COMPILE) --extra dev pyproject.toml -o requirements/dev.lock && \
 		$(UV_COMPILE) -c requirements/dev.lock pyproject.toml -o requirements/worker.lock && \
 		$(UV_COMPILE) -c requirements/dev.lock --extra gevent pyproject.toml -o requirements/worker-gevent.lock
