@@ -1,11 +1,14 @@
-"""No-op tasks end to end: the lab's Celery config vs stock Celery (results on), same pool; and the cost of events.
+"""No-op tasks end to end: the lab mode vs the stock mode (same config, plain Celery and kombu), Celery's
+defaults, and the cost of events.
 
-Both workers run the lab's own worker command (``producer/roles.py``), prefork -c2, differing only in
-``-A`` (``worker.app`` vs ``benchmarks.stock_app``) — so the ratio is the configuration's doing. Both
-get the same batches, published the same way (pipelined ``submit_batch``); throughput is completed
-tasks ÷ (last finish − first enqueue), every task counted (a lost or failed one fails the benchmark).
-The events row runs the lab's worker with and without ``-E`` (the task events Flower needs); one more
-side runs the lab's worker with ``LAB_FAST_REDIS=0`` (stock kombu channel and Celery consumer), one with
+Every side is prefork -c2 with the same worker arguments (``producer/roles.py``). ``lab`` runs
+``LAB_CELERY_MODE=lab`` (the lab's transport and consumer, started by worker/fast_start.py); ``stock``
+runs the same app and config with ``LAB_CELERY_MODE=stock`` (plain Celery and kombu, started with
+``python -m celery``), so lab / stock is what the lab's classes buy; ``celery_defaults`` runs
+``-A benchmarks.stock_app`` (Celery's default settings, results on) in stock mode. All get the same
+batches, published the same way (pipelined ``submit_batch``); throughput is completed tasks ÷ (last
+finish − first enqueue), every task counted (a lost or failed one fails the benchmark). The events row
+runs the lab mode with and without ``-E`` (the task events Flower needs); one more side has
 ``LAB_TASK_LOG=1`` (Celery's per-task INFO lines back on).
 """
 
@@ -45,19 +48,22 @@ def main(argv: list[str] | None = None) -> None:
         from worker.app import app
 
         c = options.concurrency
-        sides = ("lab", "stock", "lab_no_events", "lab_stock_kombu", "lab_task_log")
+        sides = ("lab", "stock", "celery_defaults", "lab_no_events", "lab_task_log")
         queues = {side: unique(side.replace("_", "-")) for side in sides}
         commands = {
-            "lab": worker_command("prefork", c, queues["lab"], unique("lab")),
-            "stock": worker_command("prefork", c, queues["stock"], unique("stock"), app_module=STOCK_APP),
-            "lab_no_events": worker_command("prefork", c, queues["lab_no_events"], unique("lab-noev"), events=False),
-            "lab_stock_kombu": worker_command("prefork", c, queues["lab_stock_kombu"], unique("lab-nofast")),
-            "lab_task_log": worker_command("prefork", c, queues["lab_task_log"], unique("lab-tasklog")),
+            "lab": worker_command("prefork", c, queues["lab"], unique("lab"), mode="lab"),
+            "stock": worker_command("prefork", c, queues["stock"], unique("stock"), mode="stock"),
+            "celery_defaults": worker_command("prefork", c, queues["celery_defaults"], unique("defaults"),
+                                              app_module=STOCK_APP, mode="stock"),
+            "lab_no_events": worker_command("prefork", c, queues["lab_no_events"], unique("lab-noev"), events=False,
+                                            mode="lab"),
+            "lab_task_log": worker_command("prefork", c, queues["lab_task_log"], unique("lab-tasklog"), mode="lab"),
         }
-        with running_worker(app, commands["lab"]), running_worker(app, commands["stock"]), \
-                running_worker(app, commands["lab_no_events"]), \
-                running_worker(app, commands["lab_stock_kombu"], env=child_env(LAB_FAST_REDIS="0")), \
-                running_worker(app, commands["lab_task_log"], env=child_env(LAB_TASK_LOG="1")):
+        lab, stock = child_env(LAB_CELERY_MODE="lab"), child_env(LAB_CELERY_MODE="stock")
+        with running_worker(app, commands["lab"], env=lab), running_worker(app, commands["stock"], env=stock), \
+                running_worker(app, commands["celery_defaults"], env=stock), \
+                running_worker(app, commands["lab_no_events"], env=lab), \
+                running_worker(app, commands["lab_task_log"], env=child_env(LAB_CELERY_MODE="lab", LAB_TASK_LOG="1")):
             for queue in queues.values():  # warm-up: imports, connections, first forks
                 run_noop_batch(app, queue, 200)
             values = alternating(options.repeats, {side: functools.partial(run_noop_batch, app, queue, options.count)
@@ -65,17 +71,17 @@ def main(argv: list[str] | None = None) -> None:
     med = {side: statistics.median(v) for side, v in values.items()}
     event_cost_us = (1 / med["lab"] - 1 / med["lab_no_events"]) * 1e6
     report("noop", f"no-op end to end, prefork -c{c}, {options.count} tasks, median of {options.repeats}",
-           {"lab config tasks/s": med["lab"], "stock Celery (results on) tasks/s": med["stock"],
-            "lab config without -E tasks/s": med["lab_no_events"],
-            "lab config with LAB_FAST_REDIS=0 tasks/s": med["lab_stock_kombu"],
-            "lab config with LAB_TASK_LOG=1 tasks/s": med["lab_task_log"], "all runs": values,
+           {"lab mode tasks/s": med["lab"], "stock mode tasks/s": med["stock"],
+            "Celery defaults (stock, results on) tasks/s": med["celery_defaults"],
+            "lab mode without -E tasks/s": med["lab_no_events"],
+            "lab mode with LAB_TASK_LOG=1 tasks/s": med["lab_task_log"], "all runs": values,
             "task events cost per task, µs": event_cost_us},
-           {"lab config / stock Celery": (med["lab"] / med["stock"], ">= 1.3"),
+           {"lab mode / Celery defaults": (med["lab"] / med["celery_defaults"], ">= 1.3"),
+            "lab mode / stock mode": (med["lab"] / med["stock"], "reported"),
             "with events / without events": (med["lab"] / med["lab_no_events"], "reported"),
-            "lab config / same with LAB_FAST_REDIS=0": (med["lab"] / med["lab_stock_kombu"], "reported"),
-            "lab config / same with LAB_TASK_LOG=1": (med["lab"] / med["lab_task_log"], "reported")},
-           ["same worker command line (-E, no mingle/gossip, -l INFO), only -A differs",
-            "same producer (pipelined submit) for both; every task counted"])
+            "lab mode / same with LAB_TASK_LOG=1": (med["lab"] / med["lab_task_log"], "reported")},
+           ["same worker arguments (-E, no mingle/gossip, -l INFO) on every side; only the mode, -A or -E differ",
+            "same producer (pipelined submit) for all; every task counted"])
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from typing import Any
 
 import psutil
 
+from config.settings import CeleryMode
 from producer.processes import children as processes
 from producer.processes import roles
 from producer.processes.children import Child
@@ -70,9 +71,10 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 def worker_command(pool: str, concurrency: int, queue: str, name: str, *, app_module: str = LAB_APP,
-                   events: bool = True) -> list[str]:
-    """The lab's own worker command line (``producer/roles.py``), optionally with another ``-A`` or no ``-E``."""
-    command = roles.worker_command(pool, concurrency, queue, name)
+                   events: bool = True, mode: CeleryMode | None = None) -> list[str]:
+    """The lab's own worker command line (``producer/roles.py``), optionally with another ``-A`` or no ``-E``;
+    ``mode`` picks the program (stock: ``celery``), else this process's ``LAB_CELERY_MODE``."""
+    command = roles.worker_command(pool, concurrency, queue, name, mode)
     command[command.index("-A") + 1] = app_module
     if not events:
         command.remove("-E")

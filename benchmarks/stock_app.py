@@ -1,8 +1,9 @@
-"""The "stock" side of the comparisons: a plain Celery app, default settings, results on.
+"""Celery's defaults, for the benchmarks: a plain Celery app, default settings, results on.
 
 Only the broker and backend URLs come from the lab's settings (the private Redis of the benchmark);
 the task bodies are the lab's own (same workload code and timings), so only Celery's configuration
-differs. Run it with the lab's worker command and ``-A benchmarks.stock_app``.
+differs. Run it in stock mode (``LAB_CELERY_MODE=stock``: ``python -m celery -A benchmarks.stock_app
+worker …``); it names none of the lab's classes whatever the mode, so it is plain Celery and kombu.
 """
 
 from __future__ import annotations

@@ -93,7 +93,7 @@ def decode_entry(item: Any, queue: str) -> dict[str, Any]:
     else:
         problem = entry_problem(message)
     if problem is None:
-        return message  # type: ignore[no-any-return]
+        return message
     logger.error("malformed message in queue %r rejected: %s", queue, problem)
     return quarantine_envelope(queue, problem)
 
@@ -178,10 +178,10 @@ class Channel(kombu_redis.Channel):
                 return True
             raise Empty()
         finally:
-            self._in_poll = None
+            self._in_poll = None  # type: ignore[assignment]  # as kombu does; its class default is False
             self._flush_brpop_reauth()
 
-    def _get(self, queue: str) -> dict[str, Any]:
+    def _get(self, queue: str, timeout: Any = None) -> dict[str, Any]:
         """kombu 5.7's ``_get`` (basic_get, polling), decoding the entry with :func:`decode_entry`."""
         with self.conn_or_acquire() as client:
             for pri in self.priority_steps:
