@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import signal
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -27,6 +26,9 @@ from producer.cli.options import (
 )
 from producer.console import err, out
 from producer.errors import BadInput, LabError
+
+if TYPE_CHECKING:
+    from producer.measure.record_models import CompareRecord, SweepRecord
 
 
 @contextlib.contextmanager
@@ -69,7 +71,7 @@ def compare(
 
 
 def run_compare_command(workloads: str, pools: str | None, count: int, repeat: int, sizes: str,
-                        baselines: bool, timeout: float, *, as_json: bool = False) -> dict[str, Any]:
+                        baselines: bool, timeout: float, *, as_json: bool = False) -> CompareRecord:
     """Validate, run, print and record a compare; returns the record."""
     from producer.measure.compare import ComparePlan, run_compare
     from producer.measure.compare_table import bottleneck_lines, compare_table
@@ -87,9 +89,9 @@ def run_compare_command(workloads: str, pools: str | None, count: int, repeat: i
     require_redis(settings.broker_url, settings.broker_connect_timeout_s)
     with stop_cleanly_on_sigterm():
         record = run_compare(celery_app, settings, plan, console=err)
-    path = write_record(settings, "compare", record)
+    path = write_record(settings, record)
     if as_json:
-        print(json.dumps(record, indent=2, default=str))
+        print(record.to_json())
     else:
         out.print(compare_table(record))
         for line in bottleneck_lines(record):
@@ -99,7 +101,7 @@ def run_compare_command(workloads: str, pools: str | None, count: int, repeat: i
     return record
 
 
-def _complain(record: dict[str, Any]) -> None:
+def _complain(record: CompareRecord) -> None:
     cells = [c for c in record["cells"] if c["kind"] == "celery"]
     for cell in cells:
         if not cell["checks_agree"]:
@@ -126,7 +128,7 @@ def sweep(
 
 
 def run_sweep_command(workload: str, pool: str, concurrency: str, workers: str, count: int | None,
-                      size: int | None, timeout: float, *, as_json: bool = False) -> dict[str, Any]:
+                      size: int | None, timeout: float, *, as_json: bool = False) -> SweepRecord:
     """Validate, run, print and record a sweep; returns the record."""
     from producer.measure.records import write_record
     from producer.measure.sweep import SweepPlan, run_sweep
@@ -155,9 +157,9 @@ def run_sweep_command(workload: str, pool: str, concurrency: str, workers: str, 
 
     with stop_cleanly_on_sigterm():
         record = run_sweep(celery_app, settings, plan, on_point=show)
-    path = write_record(settings, "sweep", record)
+    path = write_record(settings, record)
     if as_json:
-        print(json.dumps(record, indent=2, default=str))
+        print(record.to_json())
     else:
         out.print(sweep_table(record))
     err.print(f"record: {path}")
@@ -168,7 +170,7 @@ def run_sweep_command(workload: str, pool: str, concurrency: str, workers: str, 
     return record
 
 
-def sweep_table(record: dict[str, Any]) -> Any:
+def sweep_table(record: SweepRecord) -> Any:
     """The rich table of a sweep record."""
     from rich.table import Table
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -19,12 +18,13 @@ def report(
 ) -> None:
     """HTML + Markdown report with PNG charts from the newest compare record and the sweep records."""
     from producer.measure.compare_table import compare_table
-    from producer.measure.records import load_records
     from producer.measure.report import render
 
     source = results_dir or get_settings().results_dir
     rendered = render(source, out_dir or source / "report", record)
-    compares = [(record, json.loads(record.read_text()))] if record else load_records(source, "compare")
-    if compares:
-        out.print(compare_table(compares[-1][1]))
-    err.print(f"report: {rendered.html_path} and {rendered.markdown_path} ({len(rendered.images)} charts)")
+    if rendered.compare is not None:
+        out.print(compare_table(rendered.compare))
+    for note in rendered.notes:
+        err.print(note, highlight=False, markup=False, soft_wrap=True)
+    err.print(f"report: {rendered.html_path} and {rendered.markdown_path} ({len(rendered.images)} charts)",
+              highlight=False, soft_wrap=True)

@@ -17,11 +17,13 @@ import redis
 from celery import Celery
 from rich.console import Console
 
+from config import catalogue
 from config.settings import LabSettings
 from producer.batch.collect import RESULT_KEY_PREFIX
 from producer.batch.run import BatchOutcome, redis_clients, run_batch
 from producer.measure import cpu_share, inprocess
 from producer.measure.analysis import analyse
+from producer.measure.record_models import CompareRecord
 from producer.measure.records import environment, latency_samples, timing_summary
 from producer.processes import fleet
 from worker.task_args import WorkloadArgs, default_size
@@ -47,7 +49,7 @@ class ComparePlan:
 
     def args_for(self, workload: str, settings: LabSettings) -> WorkloadArgs:
         """The workload's arguments (its size from ``--sizes`` or the default)."""
-        url = settings.effective_target_url if workload == "io_http" else ""
+        url = settings.effective_target_url if catalogue.workload(workload).takes_url else ""
         return WorkloadArgs(workload, self.sizes.get(workload, default_size(workload)), url)
 
 
@@ -102,7 +104,7 @@ def _run_figures(workload: str, pool: str, repeat: int, records: list[dict[str, 
 
 def warmup_count(count: int, concurrency: int, workload: str) -> int:
     """A warm-up batch that touches every slot for I/O (keep-alive sessions), a few tasks for CPU."""
-    slots = concurrency if workload.startswith("io") else min(concurrency, os.cpu_count() or 1)
+    slots = concurrency if catalogue.workload(workload).waits else min(concurrency, os.cpu_count() or 1)
     return max(1, min(count, slots))
 
 
@@ -127,7 +129,7 @@ def _baseline_run(name: str, workers: int, settings: LabSettings, plan: CompareP
                   repeat: int, lab_pids: list[int]) -> dict[str, Any]:
     broker, _ = redis_clients(settings)
     shares_before = cpu_share.snapshot(lab_pids, broker)
-    run = inprocess.run_baseline(name, workers, args, plan.count, settings.http_timeout_s)
+    run = inprocess.run_baseline(name, workers, args, plan.count)
     others = cpu_share.others_cores(shares_before, cpu_share.snapshot(lab_pids, broker))
     return _run_figures(args.workload, name, repeat, run.records, submitted=plan.count, failed=0,
                         lost=plan.count - len(run.records), throughput=run.throughput, wall_s=run.wall_s,
@@ -137,13 +139,13 @@ def _baseline_run(name: str, workers: int, settings: LabSettings, plan: CompareP
 
 
 def baseline_workers(name: str, settings: LabSettings) -> int:
-    """ThreadPoolExecutor gets the threads pool's concurrency, ProcessPoolExecutor one process per core."""
-    return settings.io_concurrency if name == inprocess.THREAD_BASELINE else settings.cpu_workers
+    """The executor's workers, by the baseline's catalogue rule (threads: the I/O setting; processes: cores)."""
+    return catalogue.any_pool(name).concurrency(settings)
 
 
 def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan,
-                console: Console | None = None) -> dict[str, Any]:
-    """Run the plan and return the record body: environment, pools, every run, cells and verdicts."""
+                console: Console | None = None) -> CompareRecord:
+    """Run the plan and return its record: environment, pools, every run, cells and verdicts."""
     runs: list[dict[str, Any]] = []
     say = console.print if console else (lambda *_: None)
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
@@ -151,7 +153,7 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan,
     if busy:
         say(f"[yellow]note[/]: the machine is busy before the run (load {load_before:.1f} on {os.cpu_count()} "
             "cores): other processes compete for the cores, CPU-bound figures will be low and noisy")
-    needs_target = "io_http" in plan.workloads
+    needs_target = any(catalogue.workload(w).takes_url for w in plan.workloads)
     with fleet.latency_target(settings) if needs_target else nullcontext(), \
             fleet.pool_workers(app, settings, plan.pools) as workers:
         for pool, found in workers.items():
@@ -170,43 +172,43 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan,
                     runs.append(_celery_run(app, settings, plan, workers[pool], args, repeat, lab_pids))
                     _say_run(say, runs[-1])
                 if plan.baselines:
-                    for name in inprocess.BASELINES:
+                    for name in catalogue.BASELINES:
                         runs.append(_baseline_run(name, baseline_workers(name, settings), settings, plan, args,
                                                   repeat, lab_pids))
                         _say_run(say, runs[-1])
         pools_info = {pool: {"concurrency": w.concurrency, "nodes": w.nodes, "started_here": w.started_here,
                              "concurrency_rule": concurrency_rule(pool)} for pool, w in workers.items()}
     if plan.baselines:
-        for name in inprocess.BASELINES:
+        for name in catalogue.BASELINES:
             pools_info[name] = {"concurrency": baseline_workers(name, settings), "nodes": [], "started_here": True,
                                 "concurrency_rule": concurrency_rule(name)}
     cells, verdicts = analyse(runs, pools_info, plan.count, {w: plan.args_for(w, settings).size
                                                               for w in plan.workloads},
                               cores=os.cpu_count() or 1, consumer_ceiling_tps=settings.consumer_ceiling_tps)
-    return {"environment": environment(settings, gil_free_python=_ft_state(settings, plan.pools),
-                                       load_before=round(load_before, 2), busy_before=busy),
-            "plan": {**asdict(plan), "sizes": {w: plan.args_for(w, settings).size for w in plan.workloads}},
-            "pools": pools_info, "runs": runs, "cells": cells, "verdicts": verdicts}
+    return CompareRecord.model_validate({
+        "environment": environment(settings, interpreters=_interpreters(settings, plan.pools),
+                                   load_before=round(load_before, 2), busy_before=busy),
+        "plan": {**asdict(plan), "sizes": {w: plan.args_for(w, settings).size for w in plan.workloads}},
+        "pools": pools_info, "runs": runs, "cells": cells, "verdicts": verdicts})
 
 
 def concurrency_rule(pool: str) -> str:
     """Why a pool gets the concurrency it gets (shown in the report)."""
-    return {
-        "prefork": "one process per core (LAB_CPU_CONCURRENCY, 0 = cores): more processes only share the cores",
-        "threads": "LAB_IO_CONCURRENCY threads: waits overlap; CPU work still takes turns on the GIL",
-        "gevent": "LAB_IO_CONCURRENCY greenlets: one OS thread, waits overlap via monkey-patched sockets",
-        "solo": "1: one task at a time in the worker process (the reference for speedups)",
-        "threads_nogil": "LAB_IO_CONCURRENCY threads on free-threaded CPython (PYTHON_GIL=0)",
-        inprocess.THREAD_BASELINE: "ThreadPoolExecutor(LAB_IO_CONCURRENCY): the threads pool without the queue",
-        inprocess.PROCESS_BASELINE: "ProcessPoolExecutor(cores): prefork without the queue",
-    }.get(pool, "as the running worker reports")
+    entry = catalogue.BASELINES.get(pool) or catalogue.POOLS.get(pool)
+    return entry.concurrency_rule if entry else "as the running worker reports"
 
 
-def _ft_state(settings: LabSettings, pools: list[str]) -> dict[str, Any] | None:
-    if fleet.FREETHREADED_POOL not in pools:
-        return None
-    python = fleet.freethreaded_python(settings)
-    return {"python": python, "gil_enabled": fleet.gil_enabled_with_worker(python) if python else None}
+def _interpreters(settings: LabSettings, pools: list[str]) -> dict[str, Any] | None:
+    """For pools on another interpreter (free-threaded): which Python, and whether its GIL is really off."""
+    found: dict[str, Any] = {}
+    for name in pools:
+        entry = catalogue.pool(name)
+        if entry.interpreter == "default":
+            continue
+        python = fleet.interpreter_for(entry, settings)
+        found[name] = {"interpreter": entry.interpreter, "python": python,
+                       "gil_enabled": fleet.gil_enabled_with_worker(entry, python) if python else None}
+    return found or None
 
 
 def _say_run(say: Any, run: dict[str, Any]) -> None:

@@ -1,4 +1,8 @@
-"""JSON records of measurement runs (compare, sweep): the environment, the settings and the figures."""
+"""JSON records of measurement runs (compare, sweep): the environment, timing summaries, writing and reading.
+
+The records are the typed models of :mod:`producer.measure.record_models`; every read validates,
+so a file of the wrong shape is one line naming it (:class:`RecordError`), never a traceback later.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,23 @@ import sys
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
+from pydantic import ValidationError
+
+from config.celery_mode import describe_mode
 from config.settings import LabSettings
 from producer.batch.stats import percentile
+from producer.errors import LabError
+from producer.measure.record_models import (
+    RECORD_MODELS,
+    SCHEMA_VERSION,
+    CeleryMode,
+    CompareRecord,
+    Environment,
+    LabRecord,
+    SweepRecord,
+)
 from producer.processes.redis_server import redact
 
 #: Per-run latency samples kept in a record (enough for a distribution plot, small enough to diff).
@@ -27,13 +44,13 @@ def _version(package: str) -> str:
         return "absent"
 
 
-def environment(settings: LabSettings, **extra: Any) -> dict[str, Any]:
-    """Where a run happened: cores, load, Python and library versions, and the settings (no secrets)."""
+def environment(settings: LabSettings, **extra: Any) -> Environment:
+    """Where a run happened: cores, load, Python and library versions, which Celery, the settings (no secrets)."""
     load = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
     safe_settings = settings.model_dump(mode="json", exclude={"flower_password"})
     safe_settings["broker_url"] = redact(settings.broker_url)
     safe_settings["result_backend"] = redact(settings.result_backend)
-    return {
+    return Environment.model_validate({
         "cores": os.cpu_count(),
         "load_average": [round(v, 2) for v in load],
         "platform": platform.platform(),
@@ -43,8 +60,9 @@ def environment(settings: LabSettings, **extra: Any) -> dict[str, Any]:
         "kombu": _version("kombu"),
         "redis_py": _version("redis"),
         "settings": safe_settings,
+        "celery_mode": CeleryMode.model_validate(describe_mode(settings)),
         **extra,
-    }
+    })
 
 
 def timing_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -76,39 +94,112 @@ def _finite(value: float) -> float | None:
     return None if math.isnan(value) or math.isinf(value) else value
 
 
-def clean(value: Any) -> Any:
-    """JSON-safe copy: NaN/inf become None, tuples lists, Paths strings."""
-    if isinstance(value, float):
-        return _finite(value)
-    if isinstance(value, dict):
-        return {str(k): clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [clean(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
+class RecordError(LabError):
+    """A record that cannot be read or is not of the expected kind and schema: one line naming the file."""
 
 
-def write_record(settings: LabSettings, kind: str, body: dict[str, Any]) -> Path:
-    """Write ``results/<kind>-<UTC time>.json`` and return its path."""
+def write_record(settings: LabSettings, record: LabRecord) -> Path:
+    """Validate the record as it will be on disk, write ``results/<kind>-<UTC time>.json``, return the path."""
+    body = record.as_json()
+    try:
+        type(record).model_validate(body)
+    except ValidationError as error:
+        raise RecordError(f"refusing to write an invalid {record.kind} record: {first_problem(error)}") from None
     settings.results_dir.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    path = settings.results_dir / f"{kind}-{stamp}.json"
+    path = settings.results_dir / f"{record.kind}-{stamp}.json"
     suffix = 1
     while path.exists():
         suffix += 1
-        path = settings.results_dir / f"{kind}-{stamp}-{suffix}.json"
-    record = {"kind": kind, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **body}
-    path.write_text(json.dumps(clean(record), indent=1))
+        path = settings.results_dir / f"{record.kind}-{stamp}-{suffix}.json"
+    path.write_text(json.dumps(body, indent=1))
     return path
 
 
-def load_records(results_dir: Path, kind: str) -> list[tuple[Path, dict[str, Any]]]:
-    """Every readable record of ``kind`` in ``results_dir``, oldest first."""
+def first_problem(error: ValidationError) -> str:
+    """The first problem as ``where: what`` (``cells: Input should be a valid list``), and how many more.
+
+    A value of the wrong kind comes before a missing field: it says more about what the file is.
+    """
+    problems = sorted(error.errors(), key=lambda problem: problem["type"] == "missing")
+    first = problems[0]
+    where = ".".join(str(part) for part in first["loc"])
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return (f"{where}: {first['msg']}" if where else str(first["msg"])) + more
+
+
+def _kind_of(path: Path, data: Any) -> str:
+    """The record's kind: its ``kind`` field when that names a known kind, else the file name's prefix."""
+    named = data.get("kind") if isinstance(data, dict) else None
+    if isinstance(named, str) and named in RECORD_MODELS:
+        return named
+    return path.name.split("-", 1)[0]
+
+
+def upgrade(data: Any) -> tuple[Any, int]:
+    """The record in the current schema and the schema it was written in (no ``schema_version``: 1).
+
+    Schema 1 had the same shape without ``schema_version``: it is upgraded by adding it, and then
+    validated like any other record (a schema-1 file that does not fit is refused).
+    """
+    if not isinstance(data, dict):
+        return data, SCHEMA_VERSION
+    written = data.get("schema_version", 1)
+    if written == 1:
+        return {**data, "schema_version": SCHEMA_VERSION}, 1
+    return data, written
+
+
+@overload
+def load_record(path: Path, kind: Literal["compare"]) -> CompareRecord: ...
+@overload
+def load_record(path: Path, kind: Literal["sweep"]) -> SweepRecord: ...
+@overload
+def load_record(path: Path, kind: None = None) -> CompareRecord | SweepRecord: ...
+def load_record(path: Path, kind: str | None = None) -> CompareRecord | SweepRecord:
+    """Read and validate one record (of ``kind``, if given); :class:`RecordError` (one line) if it is not one."""
+    try:
+        data = json.loads(path.read_text())
+    except OSError as error:
+        raise RecordError(f"{path}: cannot read: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise RecordError(f"{path}: not a record: not UTF-8 text") from None
+    except json.JSONDecodeError as error:
+        raise RecordError(f"{path}: not a record: not JSON ({error.msg}, line {error.lineno})") from None
+    wanted = kind or _kind_of(path, data)
+    model = RECORD_MODELS.get(wanted)
+    if model is None:
+        raise RecordError(f"{path}: not a record: kind {wanted!r} is not one of {', '.join(RECORD_MODELS)}")
+    data, written = upgrade(data)
+    if not isinstance(written, int) or isinstance(written, bool) or not 1 <= written <= SCHEMA_VERSION:
+        raise RecordError(f"{path}: schema_version {written!r} is not one this lab reads (1 to {SCHEMA_VERSION})")
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        read_as = "" if written == SCHEMA_VERSION else f" (read as schema {written}, no schema_version)"
+        raise RecordError(f"{path}: not a {wanted} record of schema {SCHEMA_VERSION}{read_as}: "
+                          f"{first_problem(error)}") from None
+
+
+def record_paths(results_dir: Path, kind: str) -> list[Path]:
+    """The files named like records of ``kind`` in ``results_dir``, oldest first (the name holds the UTC time)."""
+    return sorted(results_dir.glob(f"{kind}-*.json"))
+
+
+@overload
+def load_records(results_dir: Path, kind: Literal["compare"],
+                 skipped: list[RecordError] | None = None) -> list[tuple[Path, CompareRecord]]: ...
+@overload
+def load_records(results_dir: Path, kind: Literal["sweep"],
+                 skipped: list[RecordError] | None = None) -> list[tuple[Path, SweepRecord]]: ...
+def load_records(results_dir: Path, kind: Literal["compare", "sweep"],
+                 skipped: list[RecordError] | None = None) -> list[tuple[Path, Any]]:
+    """Every valid record of ``kind`` in ``results_dir``, oldest first; the bad ones' errors go to ``skipped``."""
     found = []
-    for path in sorted(results_dir.glob(f"{kind}-*.json")):
+    for path in record_paths(results_dir, kind):
         try:
-            found.append((path, json.loads(path.read_text())))
-        except (OSError, ValueError):
-            continue
+            found.append((path, load_record(path, kind)))
+        except RecordError as error:
+            if skipped is not None:
+                skipped.append(error)
     return found

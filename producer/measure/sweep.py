@@ -21,12 +21,14 @@ import psutil
 import redis
 from celery import Celery
 
+from config import catalogue
 from config.settings import LabSettings
 from producer.batch.collect import collect_results
 from producer.batch.run import redis_clients
 from producer.batch.submit import submit_batch
 from producer.errors import LabError
 from producer.measure.analysis import is_io
+from producer.measure.record_models import SweepRecord
 from producer.measure.records import environment, timing_summary
 from producer.processes import fleet
 from worker.task_args import WorkloadArgs
@@ -104,7 +106,7 @@ def _first_take(broker: redis.Redis, queue: str, queued: int, deadline_s: float)
 def _ideal(plan: SweepPlan, concurrency: int, workers: int, task_s: float, cores: int) -> float:
     slots = concurrency * workers
     parallel = slots if is_io(plan.workload) else min(slots, cores)
-    if not task_s or math.isnan(task_s) or plan.workload == "noop":
+    if not task_s or math.isnan(task_s) or not catalogue.workload(plan.workload).has_ideal:
         return math.nan
     return plan.count / (math.ceil(plan.count / max(parallel, 1)) * task_s)
 
@@ -155,12 +157,12 @@ def run_point(app: Celery, settings: LabSettings, plan: SweepPlan, concurrency: 
 
 
 def run_sweep(app: Celery, settings: LabSettings, plan: SweepPlan,
-              on_point: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Every point of the plan, then ideals, the Redis probe (workers mode) and the record body."""
+              on_point: Callable[[dict[str, Any]], None] | None = None) -> SweepRecord:
+    """Every point of the plan, then ideals, the Redis probe (workers mode) and the record."""
     cores = psutil.cpu_count() or 1
     broker, _ = redis_clients(settings)
     points = []
-    needs_target = plan.workload == "io_http"
+    needs_target = catalogue.workload(plan.workload).takes_url
     with fleet.latency_target(settings) if needs_target else nullcontext():
         for concurrency in plan.concurrencies:
             for workers in plan.workers:
@@ -193,11 +195,12 @@ def run_sweep(app: Celery, settings: LabSettings, plan: SweepPlan,
     title = (f"{plan.workload} on {plan.pool}: tasks/s vs "
              + (f"worker processes (each -c {plan.concurrencies[0]})" if plan.mode == "workers"
                 else f"concurrency ({plan.workers[0]} worker)"))
-    return {"environment": environment(settings), "mode": plan.mode, "workload": plan.workload, "pool": plan.pool,
-            "size": plan.args.size, "count": plan.count, "points": points, "title": title,
-            "x_label": "worker processes" if plan.mode == "workers" else "concurrency (slots per worker)",
-            "ideal_label": ideal_label, "redis_limit_tps": redis_limit,
-            "consumer_ceiling_tps": settings.consumer_ceiling_tps, "notes": notes}
+    return SweepRecord.model_validate({
+        "environment": environment(settings), "mode": plan.mode, "workload": plan.workload, "pool": plan.pool,
+        "size": plan.args.size, "count": plan.count, "points": points, "title": title,
+        "x_label": "worker processes" if plan.mode == "workers" else "concurrency (slots per worker)",
+        "ideal_label": ideal_label, "redis_limit_tps": redis_limit,
+        "consumer_ceiling_tps": settings.consumer_ceiling_tps, "notes": notes})
 
 
 def saturation(point: dict[str, Any], redis_limit: float | None, cores: int) -> str:

@@ -1,0 +1,281 @@
+"""Typed models of the JSON records `producer compare` and `producer sweep` write, with a schema version.
+
+A record on disk is ``model_dump`` of one of these (NaN/inf written as null), so the JSON keeps the
+shape it had before the models existed (schema 1, no ``schema_version``) plus ``schema_version``.
+Reading validates the whole record: a file of the wrong shape fails at load with the first problem
+named, instead of as a ``TypeError`` deep in the report. Unknown extra keys are kept (a newer field
+is not a malformed record). Parts allow ``part["name"]`` as well as ``part.name``, so code that read
+the old dicts keeps working.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: The schema written now. 1: the untyped records (no ``schema_version``); 2: the same shape, validated,
+#: with ``schema_version`` and the environment's optional ``celery_mode``.
+SCHEMA_VERSION: Final = 2
+
+
+def utc_now() -> str:
+    """The ``created`` stamp of a record: UTC, ISO 8601, seconds."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def clean(value: Any) -> Any:
+    """JSON-safe copy: NaN/inf become None, tuples lists, Paths strings."""
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, dict):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+class RecordPart(BaseModel):
+    """A part of a record: extra keys kept, ``part["name"]`` and ``part.get("name")`` still work."""
+
+    model_config = ConfigDict(extra="allow")
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return getattr(self, name)
+        except AttributeError:
+            raise KeyError(name) from None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The field's value, or ``default`` when the record has no such field."""
+        return getattr(self, name, default)
+
+
+class CeleryMode(RecordPart):
+    """Which Celery ran: stock or the lab's classes, what the lab changes, and the versions."""
+
+    mode: str
+    changes: list[str] = Field(default_factory=list)
+    python: str | None = None
+    celery: str | None = None
+    kombu: str | None = None
+    redis_py: str | None = None
+
+
+class InterpreterInfo(RecordPart):
+    """A pool on another interpreter (free-threaded): which Python, and whether its GIL was really off."""
+
+    interpreter: str
+    python: str | None
+    gil_enabled: bool | None
+
+
+class Environment(RecordPart):
+    """Where a run happened: cores, load, versions, the settings (no secrets), and per-kind extras."""
+
+    cores: int | None
+    load_average: list[float | None]
+    platform: str
+    python: str
+    python_implementation: str
+    #: The installed versions (strings, as in schema 1); :attr:`celery_mode` says which Celery ran.
+    celery: str
+    kombu: str
+    redis_py: str
+    settings: dict[str, Any]
+    celery_mode: CeleryMode | None = None
+    # compare only
+    interpreters: dict[str, InterpreterInfo] | None = None
+    load_before: float | None = None
+    busy_before: bool | None = None
+
+
+class Percentiles(RecordPart):
+    """p50/p95/p99 and mean of one timing over a run's tasks (None: no task had it)."""
+
+    p50: float | None
+    p95: float | None
+    p99: float | None
+    mean: float | None
+
+
+class Timings(RecordPart):
+    """Per-task timings of one run or sweep point, in seconds."""
+
+    latency_s: Percentiles
+    queue_wait_s: Percentiles
+    run_time_s: Percentiles
+    thread_cpu_s: Percentiles
+
+
+class RunCheck(RecordPart):
+    """A run's cross-check: the backend's independent count and the producer's clock against the records."""
+
+    backend_results: int | None
+    producer_throughput: float | None
+    agree: bool
+    note: str
+
+
+class Run(RecordPart):
+    """One measured batch of one workload on one pool (or in-process baseline)."""
+
+    workload: str
+    pool: str
+    repeat: int
+    submitted: int
+    completed: int
+    failed: int
+    lost: int
+    throughput: float | None
+    wall_s: float | None
+    processes: int
+    worker_cpu_s: float | None
+    others_cores: float | None = 0.0
+    timings: Timings
+    latency_samples: list[float] = Field(default_factory=list)
+    reported_pools: list[str] = Field(default_factory=list)
+    check: RunCheck
+
+
+class ComparePlanInfo(RecordPart):
+    """What the compare was asked to run."""
+
+    workloads: list[str]
+    pools: list[str]
+    count: int
+    repeat: int
+    sizes: dict[str, int]
+    baselines: bool
+    timeout_s: float
+
+
+class PoolInfo(RecordPart):
+    """The slots a pool had in the compare, where its workers came from and the rule behind the number."""
+
+    concurrency: int
+    nodes: list[str]
+    started_here: bool
+    concurrency_rule: str
+
+
+class Bottleneck(RecordPart):
+    """The tightest bound on a cell's throughput and the figures behind it."""
+
+    name: str
+    bound: float | None
+    share: float | None
+    figures: str
+
+
+class Cell(RecordPart):
+    """One workload × pool of a compare: the runs' medians, the ideal, the bottleneck. None/NaN: no value."""
+
+    workload: str
+    pool: str
+    kind: Literal["celery", "in-process"]
+    concurrency: int
+    runs: int
+    throughput_median: float | None
+    throughput_min: float | None
+    throughput_max: float | None
+    latency_p50_s: float | None
+    latency_p95_s: float | None
+    thread_cpu_mean_s: float | None
+    run_time_mean_s: float | None
+    cpu_share: float | None
+    ideal_throughput: float | None
+    efficiency: float | None
+    submitted: int
+    completed: int
+    failed: int
+    lost: int
+    checks_agree: bool
+    others_cores: float | None = 0.0
+    check_notes: list[str] = Field(default_factory=list)
+    bottleneck: Bottleneck
+    speedup_vs_solo: float | None = None
+
+
+class LabRecord(RecordPart):
+    """What every record has: its schema, its kind, when it was written and where it ran."""
+
+    schema_version: Literal[2] = SCHEMA_VERSION
+    #: ``compare`` or ``sweep`` (each subclass fixes it): also the file name's prefix.
+    kind: str
+    created: str = Field(default_factory=utc_now)
+    environment: Environment
+
+    def as_json(self) -> dict[str, Any]:
+        """The record as plain JSON values (NaN/inf become null): what is written to disk."""
+        return dict(clean(self.model_dump(mode="json", warnings=False)))  # write_record validates it
+
+    def to_json(self, indent: int = 2) -> str:
+        """The record as JSON text (``--json``)."""
+        return json.dumps(self.as_json(), indent=indent)
+
+
+class CompareRecord(LabRecord):
+    """`producer compare`: the plan, the pools, every run, the cells and a verdict per workload."""
+
+    kind: Literal["compare"] = "compare"
+    plan: ComparePlanInfo
+    pools: dict[str, PoolInfo]
+    runs: list[Run]
+    cells: list[Cell]
+    verdicts: dict[str, str]
+
+
+class SweepPoint(RecordPart):
+    """One sweep point: its workers × slots, the measured throughput, the ideal and what ran out."""
+
+    concurrency: int
+    workers: int
+    submitted: int
+    completed: int
+    failed: int
+    lost: int
+    throughput: float
+    span_s: float
+    producer_throughput: float
+    check_agree: bool
+    worker_cpu_s: float | None
+    machine_cpu_percent: float
+    redis_cpu_s: float
+    lab_cores_used: float
+    redis_cores_used: float
+    tasks_per_worker: list[int]
+    timings: Timings
+    x: int
+    label: str
+    ideal: float | None
+    efficiency: float | None = None
+    saturated: str
+
+
+class SweepRecord(LabRecord):
+    """`producer sweep`: throughput per point against concurrency or worker processes, with the ideal."""
+
+    kind: Literal["sweep"] = "sweep"
+    mode: Literal["concurrency", "workers"]
+    workload: str
+    pool: str
+    size: int
+    count: int
+    points: list[SweepPoint]
+    title: str
+    x_label: str
+    ideal_label: str
+    redis_limit_tps: float | None
+    consumer_ceiling_tps: float | None
+    notes: list[str] = Field(default_factory=list)
+
+
+#: Record models by ``kind`` (also the file name's prefix: ``compare-<stamp>.json``).
+RECORD_MODELS: dict[str, type[CompareRecord] | type[SweepRecord]] = {"compare": CompareRecord, "sweep": SweepRecord}
