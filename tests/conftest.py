@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 
+from producer.processes import children as processes
 from producer.processes.children import Child
 from producer.processes.redis_server import RedisProcess, free_port, start_redis_server
 from tests.helpers import running_target, running_worker
@@ -48,12 +48,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     """Stop the private Redis by its PID and remove its files."""
     server: RedisProcess | None = _session.get("server")
     if server is not None:
-        try:
-            process = psutil.Process(server.pid)
-            process.terminate()
-            process.wait(10)
-        except psutil.Error:
-            pass
+        processes.stop(server.child)
         shutil.rmtree(_session["tmp"], ignore_errors=True)
 
 

@@ -45,14 +45,10 @@ def flower(settings: Any) -> Iterator[FlowerServer]:
     password = generate_password()
     local = settings.model_copy(update={"flower_host": "127.0.0.1", "flower_port": port})
     command = [*roles.CELERY_PROGRAM, *roles.flower_args(local)]
-    child = processes.spawn("flower-test", command, LOG_DIR / f"flower-{port}.log",
-                            flower_env(child_env(), USER, password))
     server = FlowerServer(f"http://127.0.0.1:{port}/", USER, password, port)
-    try:
-        processes.wait_for_http(f"{server.url}healthcheck", 60, child)
+    with processes.running_service("flower-test", command, LOG_DIR / f"flower-{port}.log",
+                                   flower_env(child_env(), USER, password), f"{server.url}healthcheck", 60):
         yield server
-    finally:
-        processes.stop(child)
 
 
 def wait_for(condition: Any, timeout_s: float = 60, what: str = "condition") -> Any:

@@ -1,4 +1,4 @@
-"""Test helpers: start real Celery workers and the latency target as subprocesses, stop them by PID."""
+"""Test helpers: real Celery workers and the latency target as subprocesses (the lab's own process API)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from producer.processes import children as processes
-from producer.processes import roles
+from producer.processes import fleet
 from producer.processes.children import Child
-from producer.processes.fleet import celery_hostname, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG_DIR = ROOT / "test-artifacts" / "logs"
@@ -31,20 +30,17 @@ def child_env(**extra: str) -> dict[str, str]:
 def running_worker(app: Any, pool: str, concurrency: int, queue: str, *, name: str | None = None,
                    extra_args: list[str] | None = None, env: dict[str, str] | None = None,
                    python: str | None = None) -> Iterator[tuple[Child, str]]:
-    """A real Celery worker subprocess, ready (answers ping) on entry and stopped by PID on exit."""
+    """A real Celery worker subprocess (``fleet.spawn_workers``), answering ping on entry, stopped by PID on exit.
+
+    The worker's own ``LAB_CELERY_MODE`` (in ``env``) picks its program (stock: ``celery``; lab: fast_start).
+    """
+    from config.settings import get_settings
+
     base = name or f"{pool}-{uuid.uuid4().hex[:6]}"
-    # The worker's own LAB_CELERY_MODE picks its program (stock: `celery`; lab: worker/fast_start.py).
-    mode = "stock" if (env or os.environ).get("LAB_CELERY_MODE") == "stock" else "lab"
-    command = roles.worker_command(pool, concurrency, queue, base, mode) + (extra_args or [])
-    if python:
-        command[0] = python
-    hostname = celery_hostname(base)
-    child = processes.spawn(f"worker-{base}", command, LOG_DIR / f"{base}.log", env or child_env())
-    try:
-        wait_ready(app, [hostname], [child], 60.0)
-        yield child, hostname
-    finally:
-        processes.stop(child, grace_s=15)
+    with fleet.running_workers(app, get_settings(), pool, concurrency, queue, names=[base],
+                               extra_args=extra_args or [], env=env or child_env(), python=python,
+                               log_dir=LOG_DIR) as workers:
+        yield workers.children[0], workers.nodes[0]
 
 
 @contextlib.contextmanager

@@ -1,61 +1,66 @@
-"""`producer stack up|down|status`: the local stack without Docker."""
+"""`producer stack up|down|status`: the local stack without Docker, supervised (producer/processes/supervisor.py)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from config.settings import get_settings
+from config.settings import LabSettings, get_settings
 from producer.console import err
+from producer.errors import LabError
+
+if TYPE_CHECKING:
+    from producer.processes.stack import StackState
 
 stack_app = typer.Typer(no_args_is_help=True, help="The local stack without Docker.")
 console = err
 
 
-@stack_app.command("up")
-def stack_up(
-    detach: Annotated[bool, typer.Option("--detach", help="leave the stack running and return")] = False,
-) -> None:
-    """Start Redis (if needed), the CPU and I/O workers, Flower and the latency target."""
-    import os
-    import signal
-    import time
-
-    from producer.processes import children as processes
-    from producer.processes import stack
-    from worker.app import app as celery_app
-
-    settings = get_settings()
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        console.print("note: running as root; Celery warns about that in the worker logs. "
-                      "Containers run the workers as a normal user.")
-    state, password, generated = stack.stack_up(celery_app, settings)
+def _print_up(settings: LabSettings, state: StackState, password: str, generated: bool) -> None:
     console.print(f"[bold green]stack up[/]: {', '.join(c.role for c in state.children)}")
     console.print(f"  broker  {state.broker_url}\n  target  {state.target_url}")
     console.print(f"  flower  {state.flower_url}  (user {settings.flower_user}; password "
                   f"{'generated: ' + password if generated else 'in LAB_FLOWER_PASSWORD or .lab/flower-password'})")
     console.print(f"  logs    {settings.state_dir / 'logs'}/")
-    if detach:
-        console.print("stop it with `producer stack down`")
-        return
-    console.print("Ctrl-C stops everything")
-    def _interrupt(*_: object) -> None:
-        raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        while any(processes.is_running(c) for c in state.children):
-            time.sleep(1)
-    except KeyboardInterrupt:
-        pass
-    stopped = stack.stack_down(settings)
+
+@stack_app.command("up")
+def stack_up(
+    detach: Annotated[bool, typer.Option("--detach", help="leave the stack running (supervised) and return")] = False,
+) -> None:
+    """Start Redis (if needed), the CPU and I/O workers, Flower and the latency target; restart what dies."""
+    import os
+
+    from producer.processes import stack, supervisor
+    from producer.processes.flower import flower_password
+
+    settings = get_settings()
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        console.print("note: running as root; Celery warns about that in the worker logs. "
+                      "Containers run the workers as a normal user.")
+    if stack.running_state(settings):
+        raise LabError("the stack is already up (see `producer stack status`; stop it with `producer stack down`)")
+    password, generated = flower_password(settings)
+    if detach:
+        state = stack.start_detached(settings)
+        _print_up(settings, state, password, generated)
+        console.print(f"supervised by pid {state.supervisor.pid if state.supervisor else '?'} "
+                      f"(log {settings.state_dir / 'logs' / 'supervisor.log'}); stop it with `producer stack down`")
+        return
+    from worker.app import app as celery_app
+
+    def on_up(state: StackState) -> None:
+        _print_up(settings, state, password, generated)
+        console.print("Ctrl-C (or `producer stack down`) stops everything; what dies is restarted")
+
+    stopped = supervisor.run_stack(celery_app, settings, password, on_up, lambda line: console.print(line))
     console.print(f"stopped: {', '.join(stopped) or 'nothing'}")
 
 
 @stack_app.command("down")
 def stack_down() -> None:
-    """Stop every process the stack started, by PID."""
+    """Stop every process the stack started (through its supervisor, else by PID)."""
     from producer.processes import stack
 
     stopped = stack.stack_down(get_settings())
@@ -64,7 +69,7 @@ def stack_down() -> None:
 
 @stack_app.command("status")
 def stack_status() -> None:
-    """Show the stack's processes; exit 1 unless all of them run."""
+    """Show the stack's processes and restarts; exit 1 unless all of them run."""
     from producer.processes import children as processes
     from producer.processes import stack
 
@@ -72,8 +77,16 @@ def stack_status() -> None:
     if state is None:
         console.print("no stack recorded")
         raise typer.Exit(1)
-    running = [processes.is_running(child) for child in state.children]
-    for child, alive in zip(state.children, running, strict=True):
-        console.print(f"{child.role:<11} pid {child.pid:<8} {'running' if alive else 'stopped'}")
+    running = [processes.is_running(child) for child in state.everyone()]
+    for child, alive in zip(state.everyone(), running, strict=True):
+        line = f"{child.role:<11} pid {child.pid:<8} {'running' if alive else 'stopped'}"
+        record = state.restarts.get(child.role)
+        if record and (record.count or record.gave_up):
+            notes = [f"restarted {record.count}×"] if record.count else []
+            notes += ["gave up"] if record.gave_up else []
+            line += f" ({', '.join(notes)}, last: {record.last_exit})"
+        console.print(line)
+    if state.status != "up":
+        console.print(f"status: {state.status}")
     if not all(running):
         raise typer.Exit(1)

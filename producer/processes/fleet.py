@@ -15,9 +15,10 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 from celery import Celery
@@ -27,7 +28,7 @@ from config.settings import LabSettings
 from producer.errors import BadInput, LabError
 from producer.processes import children as processes
 from producer.processes import roles
-from producer.processes.children import Child
+from producer.processes.children import Child, Launch
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -124,35 +125,83 @@ def worker_command(pool: str, concurrency: int, queue: str, name: str, python: s
     return [python or command[0], *command[1:]]
 
 
-def spawn_workers(app: Celery, settings: LabSettings, pool: str, concurrency: int, queue: str, *,
-                  count: int = 1, tag: str = "lab") -> PoolWorkers:
-    """Start ``count`` worker processes of ``pool`` on ``queue`` and wait until all answer ping."""
-    entry = catalogue.pool(pool)
-    python = interpreter_for(entry, settings)
+@dataclass(frozen=True)
+class WorkerLaunch(Launch):
+    """How to start one Celery worker process, and the node name it answers ``ping`` as."""
+
+    node: str = ""
+
+
+def worker_launch(settings: LabSettings, pool: str, concurrency: int, queue: str, name: str, *,
+                  extra_args: Sequence[str] = (), env: Mapping[str, str] | None = None,
+                  python: str | None = None, log_dir: Path | None = None) -> WorkerLaunch:
+    """One worker of ``pool`` (a catalogue name, or a bare ``-P`` value): its command, environment and log.
+
+    The ``-P`` arguments, interpreter and environment come from the pool's catalogue entry; ``env``
+    (default: this process's) is the base, and its ``LAB_CELERY_MODE`` picks the worker program.
+    """
+    entry = catalogue.POOLS.get(pool)
+    python = python or (interpreter_for(entry, settings) if entry else sys.executable)
     if python is None:
-        raise BadInput(f"pool {pool} needs the {entry.interpreter} Python: run `make freethreaded` "
+        raise BadInput(f"pool {pool} needs the {entry.interpreter if entry else ''} Python: run `make freethreaded` "
                        "or set LAB_FREETHREADED_PYTHON")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT), **pool_env(entry)}
-    run_id = uuid.uuid4().hex[:6]
-    children, nodes = [], []
+    base = dict(os.environ if env is None else env)
+    worker_env = {**base, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT), **(pool_env(entry) if entry else {})}
+    command = [*worker_command(pool, concurrency, queue, name, python), *extra_args]
+    mode = base.get("LAB_CELERY_MODE", settings.celery_mode)
+    if mode != settings.celery_mode:  # the program that goes with the worker's own mode, on the same interpreter
+        own = roles.worker_program(settings.celery_mode)
+        theirs = roles.worker_program("stock" if mode == "stock" else "lab")
+        command = [command[0], *theirs[1:], *command[len(own):]]
+    return WorkerLaunch(f"worker-{name}", command, worker_env, (log_dir or settings.state_dir / "logs") / f"{name}.log",
+                        celery_hostname(name))
+
+
+def start_launches(app: Celery, launches: Sequence[WorkerLaunch], timeout_s: float) -> list[Child]:
+    """Start these workers and wait until all answer ``ping``; on any failure stop them all and raise."""
+    started: list[Child] = []
     try:
-        for index in range(count):
-            name = f"{tag}-{pool}-{run_id}-{index}"
-            command = worker_command(pool, concurrency, queue, name, python)
-            log = settings.state_dir / "logs" / f"{name}.log"
-            children.append(processes.spawn(f"worker-{name}", command, log, env))
-            nodes.append(celery_hostname(name))
-        wait_ready(app, nodes, children, settings.worker_ready_timeout_s)
+        for launch in launches:
+            started.append(launch.start())
+        wait_ready(app, [launch.node for launch in launches], started, timeout_s)
     except BaseException:
-        stop_all(children)
+        processes.stop_all(started)
         raise
-    return PoolWorkers(pool, queue, nodes, concurrency * count, True, children, [c.pid for c in children])
+    return started
+
+
+def spawn_workers(app: Celery, settings: LabSettings, pool: str, concurrency: int, queue: str, *,
+                  count: int = 1, tag: str = "lab", names: Sequence[str] = (), extra_args: Sequence[str] = (),
+                  env: Mapping[str, str] | None = None, python: str | None = None,
+                  log_dir: Path | None = None) -> PoolWorkers:
+    """Start ``count`` worker processes of ``pool`` on ``queue`` and wait until all answer ping.
+
+    The one way the lab starts workers (compare, sweep, tests, benchmarks); named ``names`` if given,
+    else ``<tag>-<pool>-<run id>-<index>``. Stop them with :func:`stop_all`.
+    """
+    run_id = uuid.uuid4().hex[:6]
+    names = list(names) or [f"{tag}-{pool}-{run_id}-{index}" for index in range(count)]
+    launches = [worker_launch(settings, pool, concurrency, queue, name, extra_args=extra_args, env=env,
+                              python=python, log_dir=log_dir) for name in names]
+    children = start_launches(app, launches, settings.worker_ready_timeout_s)
+    return PoolWorkers(pool, queue, [launch.node for launch in launches], concurrency * len(names), True, children,
+                       [c.pid for c in children])
+
+
+@contextlib.contextmanager
+def running_workers(app: Celery, settings: LabSettings, pool: str, concurrency: int, queue: str,
+                    **options: Any) -> Iterator[PoolWorkers]:
+    """:func:`spawn_workers` (same options), stopped by PID on exit."""
+    workers = spawn_workers(app, settings, pool, concurrency, queue, **options)
+    try:
+        yield workers
+    finally:
+        stop_all(workers.children)
 
 
 def stop_all(children: list[Child]) -> None:
-    """Stop every worker we started (warm shutdown, then SIGKILL), by PID."""
-    for child in children:
-        processes.stop(child, grace_s=15)
+    """Stop every worker we started together (warm shutdown, then SIGKILL after 15 s), by PID."""
+    processes.stop_all(children, grace_s=15)
 
 
 @contextlib.contextmanager

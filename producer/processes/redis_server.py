@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 import redis
 
 from producer.errors import LabError
+from producer.processes import children
+from producer.processes.children import Child
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,7 @@ class RedisProcess:
     pid: int
     port: int
     url: str
+    child: Child
 
 
 def redis_answers(url: str, timeout_s: float = 1.0) -> bool:
@@ -80,25 +83,42 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_redis_server(port: int, data_dir: Path, *, appendonly: bool = False, password: str = "",
-                       wait_s: float = 10.0) -> RedisProcess:
-    """Start a private ``redis-server`` on 127.0.0.1:``port`` and wait until it answers."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+def redis_command(port: int, data_dir: Path, *, appendonly: bool = False, password: str = "") -> list[str]:
+    """A private ``redis-server`` on 127.0.0.1:``port``, no snapshots, its files and log in ``data_dir``."""
     command = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                "--appendonly", "yes" if appendonly else "no", "--dir", str(data_dir.resolve()),
                "--daemonize", "no", "--logfile", str((data_dir / "redis.log").resolve())]
-    if password:
-        command += ["--requirepass", password]
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+    return command + (["--requirepass", password] if password else [])
+
+
+def redis_url(port: int, password: str = "") -> str:
+    """The URL of database 0 of a local server on ``port``."""
     auth = f":{password}@" if password else ""
-    url = f"redis://{auth}127.0.0.1:{port}/0"
+    return f"redis://{auth}127.0.0.1:{port}/0"
+
+
+def wait_for_redis(url: str, child: Child, wait_s: float) -> None:
+    """Poll until the server at ``url`` answers; raise :class:`LabError` if ``child`` exits or time runs out."""
     deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        if redis_answers(url, 0.5):
-            return RedisProcess(process.pid, port, url)
-        if process.poll() is not None:
-            raise LabError(f"redis-server exited with status {process.returncode} (see {data_dir}/redis.log)")
+    while not redis_answers(url, 0.5):
+        if not children.is_running(child):
+            status = children.describe_exit(children.exit_status(child))
+            raise LabError(f"redis-server {status} (see {child.log})")
+        if time.monotonic() > deadline:
+            raise LabError(f"redis-server at {redact(url)} did not answer within {wait_s:.0f} s")
         time.sleep(0.05)
-    process.kill()
-    raise LabError(f"redis-server on port {port} did not answer within {wait_s:.0f} s")
+
+
+def start_redis_server(port: int, data_dir: Path, *, appendonly: bool = False, password: str = "",
+                       wait_s: float = 10.0) -> RedisProcess:
+    """Start a private ``redis-server`` on 127.0.0.1:``port`` (own session) and wait until it answers."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    command = redis_command(port, data_dir, appendonly=appendonly, password=password)
+    child = children.spawn("redis", command, data_dir / "redis.log", dict(os.environ))
+    url = redis_url(port, password)
+    try:
+        wait_for_redis(url, child, wait_s)
+    except BaseException:
+        children.stop(child)
+        raise
+    return RedisProcess(child.pid, port, url, child)
