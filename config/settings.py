@@ -55,6 +55,8 @@ class LabSettings(BaseSettings):
     task_log: bool = Field(False, description="Celery's per-task INFO lines (received, succeeded) in worker logs")
     execution_log: bool = Field(False, description="record every task execution in Redis (fault tests)")
     republish_rounds: int = Field(1, ge=0, description="re-publish tasks the broker provably lost (0 = never)")
+    outage_retry_s: float = Field(60.0, ge=0, description="seconds the producer keeps retrying through a broker "
+                                  "or result-backend outage (publishing, collecting, recovery, watch)")
 
     flower_host: str = "127.0.0.1"
     flower_port: int = Field(5555, ge=1, le=65535)

@@ -11,47 +11,63 @@ by this rule (one that was already running somewhere may be: at-least-once, not 
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 
 import redis
 from celery import Celery
 
+from config import catalogue
 from producer.batch.collect import Collected, broker_idle, collect_results
+from producer.batch.outage import OutageGuard
 from producer.batch.submit import Batch
 
 
-def republish(app: Celery, batch: Batch, task_ids: list[str]) -> None:
+def republish(app: Celery, batch: Batch, task_ids: list[str], outage: OutageGuard | None = None) -> None:
     """Send the tasks ``task_ids`` of ``batch`` again, same ids, same arguments (a rare path: one by one)."""
+    guard = outage or OutageGuard()
+    task_name = catalogue.workload(batch.args.workload).task_name
     kwargs = batch.args.as_kwargs()
     with app.producer_or_acquire() as producer:
         for task_id in task_ids:
-            app.send_task(f"lab.{batch.args.workload}", kwargs={**kwargs, "enqueued": time.time()},
-                          queue=batch.queue, task_id=task_id, producer=producer)
+            guard.call(functools.partial(app.send_task, task_name, kwargs={**kwargs, "enqueued": time.time()},
+                                         queue=batch.queue, task_id=task_id, producer=producer))
 
 
 def collect_with_recovery(app: Celery, backend: redis.Redis, broker: redis.Redis, batch: Batch, *,
                           timeout_s: float, idle_grace_s: float = 5.0, rounds: int = 1,
-                          on_done: Callable[[int], None] | None = None) -> tuple[Collected, int]:
+                          on_done: Callable[[int], None] | None = None, outage: OutageGuard | None = None,
+                          visibility_timeout_s: float | None = None) -> tuple[Collected, int]:
     """Collect ``batch``; re-publish what the broker provably lost (up to ``rounds`` times) and collect it.
 
-    Returns the merged collection and how many tasks were re-published.
+    Returns the merged collection and how many tasks were re-published. Tasks still queued or held
+    unacknowledged are pending, never re-published; broker outages are ridden out through ``outage``.
     """
+    guard = outage or OutageGuard()
     deadline = time.monotonic() + timeout_s
     collected = collect_results(backend, batch.task_ids, timeout_s=timeout_s, broker=broker, queue=batch.queue,
-                                idle_grace_s=idle_grace_s, on_done=on_done)
+                                idle_grace_s=idle_grace_s, on_done=on_done, outage=guard,
+                                visibility_timeout_s=visibility_timeout_s)
     republished = 0
     for _ in range(rounds):
         remaining = deadline - time.monotonic()
-        if not collected.lost or remaining <= 0 or not broker_idle(broker, batch.queue, set(collected.lost)):
-            break  # nothing lost, out of time, or the tasks may still be in the broker: never send twice
+        if not collected.lost or remaining <= 0:
+            break
         lost = collected.lost
-        republish(app, batch, lost)
+        if not guard.call(functools.partial(broker_idle, broker, batch.queue, set(lost)), "broker"):
+            break  # the tasks may still be in the broker (in flight to a worker): never send twice
+        republish(app, batch, lost, guard)
         republished += len(lost)
         again = collect_results(backend, lost, timeout_s=remaining, broker=broker, queue=batch.queue,
-                                idle_grace_s=idle_grace_s, on_done=on_done)
+                                idle_grace_s=idle_grace_s, on_done=on_done, outage=guard,
+                                visibility_timeout_s=visibility_timeout_s)
         collected.records.extend(again.records)
         collected.failures.update(again.failures)
         collected.lost = again.lost
+        collected.queued = [*collected.queued, *again.queued]
+        collected.unacked = [*collected.unacked, *again.unacked]
+        back = [at for at in (collected.unacked_back_at, again.unacked_back_at) if at is not None]
+        collected.unacked_back_at = min(back) if back else None
         collected.finished_at = again.finished_at
     return collected, republished

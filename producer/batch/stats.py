@@ -50,6 +50,21 @@ class BatchSummary:
     per_process: int = 0
     failure_reasons: dict[str, int] = field(default_factory=dict)
     republished: int = 0
+    #: Unfinished but not lost: still in the queue, or held unacknowledged by a worker (``lost`` = vanished).
+    queued: int = 0
+    unacked: int = 0
+    #: When the earliest unacknowledged task goes back to its queue (epoch seconds).
+    unacked_back_at: float | None = None
+    #: Workers consuming the queue when the batch ended (None: not asked, or nobody could be asked).
+    queue_consumers: list[str] | None = None
+    #: Broker/result-backend outages the producer rode out, and their total length.
+    outages: int = 0
+    outage_s: float = 0.0
+
+    @property
+    def pending(self) -> int:
+        """Tasks still queued or held unacknowledged: they may yet run."""
+        return self.queued + self.unacked
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN becomes None)."""
@@ -58,7 +73,8 @@ class BatchSummary:
 
 def summarize(records: Sequence[dict[str, Any]], *, workload: str, queue: str, size: int, submitted: int,
               failures: dict[str, str], lost: int, started_at: float, finished_at: float,
-              republished: int = 0) -> BatchSummary:
+              republished: int = 0, queued: int = 0, unacked: int = 0, unacked_back_at: float | None = None,
+              queue_consumers: list[str] | None = None, outages: int = 0, outage_s: float = 0.0) -> BatchSummary:
     """Summarise one batch. Throughput = completed tasks / (last finish − first enqueue)."""
     latencies = [r["finished"] - r["enqueued"] for r in records if r.get("enqueued") is not None]
     waits = [r["started"] - r["enqueued"] for r in records if r.get("enqueued") is not None]
@@ -78,5 +94,6 @@ def summarize(records: Sequence[dict[str, Any]], *, workload: str, queue: str, s
         per_worker=dict(Counter(str(r["hostname"]) for r in records).most_common()),
         per_process=len({(r["hostname"], r["pid"]) for r in records}),
         failure_reasons=dict(reasons),
-        republished=republished,
+        republished=republished, queued=queued, unacked=unacked, unacked_back_at=unacked_back_at,
+        queue_consumers=queue_consumers, outages=outages, outage_s=outage_s,
     )

@@ -11,6 +11,10 @@ workers use themselves, which Flower's ``EventReceiver`` reads like single event
 
 Anything the fast path does not reproduce (publish signals with receivers, compression, a non-direct
 exchange, priorities or expiry set on the task) falls back to the one-by-one ``send_task`` loop.
+
+Either way each round trip goes through an :class:`~producer.batch.outage.OutageGuard`: a broker outage
+while publishing is retried up to ``LAB_OUTAGE_RETRY_S`` (a chunk whose ``LPUSH`` reached Redis but
+whose reply did not is sent again: at-least-once, the workers' results are keyed by task id).
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from kombu.exceptions import OperationalError
 from kombu.serialization import dumps as kombu_dumps
 from kombu.utils.json import dumps as json_dumps
 
+from config import catalogue
+from producer.batch.outage import OutageGuard, OutageTooLong
 from producer.errors import LabError
 from worker.task_args import WorkloadArgs
 
@@ -62,31 +68,35 @@ class Batch:
 
 def submit_batch(app: Celery, args: WorkloadArgs, count: int, queue: str,
                  on_sent: Callable[[int], None] | None = None, *, pipelined: bool = True,
-                 chunk: int = CHUNK) -> Batch:
-    """Send ``count`` tasks of ``args`` to ``queue``; pipelined ``chunk`` at a time unless ``pipelined=False``."""
+                 chunk: int = CHUNK, outage: OutageGuard | None = None) -> Batch:
+    """Send ``count`` tasks of ``args`` to ``queue``; pipelined ``chunk`` at a time unless ``pipelined=False``.
+
+    Broker outages are retried through ``outage`` (default: a guard bounded by ``LAB_OUTAGE_RETRY_S``).
+    """
+    guard = outage or OutageGuard()
     batch = Batch(uuid.uuid4().hex[:12], args, queue)
-    task_name = f"lab.{args.workload}"
+    task_name = catalogue.workload(args.workload).task_name
     kwargs = args.as_kwargs()
     batch.send_started = time.time()
     try:
-        if pipelined and fast_path_supported(app, task_name, queue):
-            _send_pipelined(app, batch, task_name, kwargs, count, max(1, chunk), on_sent)
+        if pipelined and guard.call(lambda: fast_path_supported(app, task_name, queue)):
+            _send_pipelined(app, batch, task_name, kwargs, count, max(1, chunk), on_sent, guard)
         else:
-            _send_one_by_one(app, batch, task_name, kwargs, count, on_sent)
-    except (OperationalError, redis.RedisError, OSError) as error:
+            _send_one_by_one(app, batch, task_name, kwargs, count, on_sent, guard)
+    except (OperationalError, redis.RedisError, OSError, OutageTooLong) as error:
         raise LabError(f"publishing failed after {batch.submitted} of {count} tasks: {error}") from None
     batch.send_finished = time.time()
     return batch
 
 
 def _send_one_by_one(app: Celery, batch: Batch, task_name: str, kwargs: dict[str, object], count: int,
-                     on_sent: Callable[[int], None] | None) -> None:
+                     on_sent: Callable[[int], None] | None, guard: OutageGuard) -> None:
     """Celery's own path: one ``send_task`` (one round trip or more) per task, over one connection."""
     with app.producer_or_acquire() as producer:
         for index in range(count):
             task_id = f"{batch.batch_id}-{index}"
-            app.send_task(task_name, kwargs={**kwargs, "enqueued": time.time()}, queue=batch.queue,
-                          task_id=task_id, producer=producer)
+            guard.call(functools.partial(app.send_task, task_name, kwargs={**kwargs, "enqueued": time.time()},
+                                         queue=batch.queue, task_id=task_id, producer=producer))
             batch.task_ids.append(task_id)
             if on_sent is not None:
                 on_sent(1)
@@ -170,13 +180,12 @@ class _MessageFactory:
 
 
 def _send_pipelined(app: Celery, batch: Batch, task_name: str, kwargs: dict[str, object], count: int,
-                    chunk: int, on_sent: Callable[[int], None] | None) -> None:
-    policy = dict(app.conf.task_publish_retry_policy or {})
+                    chunk: int, on_sent: Callable[[int], None] | None, guard: OutageGuard) -> None:
     with app.connection_for_write() as connection:
-        channel = connection.default_channel
+        channel = guard.call(lambda: connection.default_channel)
         factory = _MessageFactory(app, channel, task_name, batch.queue, {**kwargs, "enqueued": 0.0})
         # Celery declares the queue (for Redis: its binding) before publishing; so do we, once.
-        _retrying(lambda: maybe_declare(app.amqp.queues[batch.queue], channel), policy)
+        guard.call(lambda: maybe_declare(app.amqp.queues[batch.queue], channel))
         dispatcher = app.events.Dispatcher(connection, enabled=True, buffer_group=["task"],
                                            buffer_limit=chunk + 1) if factory.send_events else None
         try:
@@ -189,7 +198,7 @@ def _send_pipelined(app: Celery, batch: Batch, task_name: str, kwargs: dict[str,
                     payloads.append(payload)
                     if dispatcher is not None:
                         dispatcher.send("task-sent", **event)
-                _retrying(functools.partial(_push, channel, {factory.key: payloads}), policy)
+                guard.call(functools.partial(_push, channel, {factory.key: payloads}))
                 if dispatcher is not None:
                     dispatcher.flush()
                 batch.task_ids.extend(ids)
@@ -207,17 +216,3 @@ def _push(channel: Any, keys: dict[str, list[str]]) -> None:
         for key, payloads in keys.items():
             pipe.lpush(key, *payloads)
         pipe.execute()
-
-
-def _retrying(action: Callable[[], object], policy: dict[str, Any]) -> None:
-    """Run ``action``, retrying on connection errors as ``task_publish_retry_policy`` says (at-least-once)."""
-    retries = int(policy.get("max_retries") or 3)
-    for attempt in range(retries + 1):
-        try:
-            action()
-            return
-        except (redis.ConnectionError, redis.TimeoutError, OperationalError):
-            if attempt == retries:
-                raise
-            time.sleep(min(policy.get("interval_start", 0.2) + attempt * policy.get("interval_step", 0.5),
-                           policy.get("interval_max", 2.0)))

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from config.settings import get_settings
-from producer.batch.tables import summary_table
+from producer.batch.tables import pending_text, summary_table
 from producer.cli.options import PoolName, WorkloadName, build_args, check_count, queue_for, size_help
 from producer.console import err, out
 from producer.errors import BadInput, LabError
@@ -29,6 +29,7 @@ def submit(
     watch: Annotated[bool, typer.Option("--watch", help="show live throughput (producer watch) meanwhile")] = False,
 ) -> None:
     """Enqueue a batch of one workload and (by default) wait for it and print its summary."""
+    from producer.batch.outage import OutageGuard
     from producer.batch.run import run_batch
     from producer.batch.submit import submit_batch
     from producer.processes.redis_server import require_redis
@@ -44,7 +45,7 @@ def submit(
         raise BadInput("--watch needs --wait (it shows the batch being processed)")
     if not wait:
         require_redis(settings.broker_url, settings.broker_connect_timeout_s)
-        batch = submit_batch(celery_app, args, count, queue)
+        batch = submit_batch(celery_app, args, count, queue, outage=OutageGuard(settings.outage_retry_s))
         report = {"batch_id": batch.batch_id, "queue": queue, "submitted": batch.submitted}
         print(json.dumps(report) if as_json else f"submitted {batch.submitted} tasks to {queue} "
               f"(batch {batch.batch_id})")
@@ -59,9 +60,15 @@ def submit(
         print(json.dumps({"batch_id": outcome.batch.batch_id, **summary.as_dict()}, indent=2))
     else:
         out.print(summary_table(summary))
+    # Exit 1 unless every task finished: failed and lost tasks are failures; pending ones (still queued or
+    # held unacknowledged) are not lost, and the line says where they are and whether they will run.
+    pending = pending_text(summary)
     if summary.failed or summary.lost:
-        raise LabError(f"{summary.failed} task(s) failed and {summary.lost} were lost "
-                       f"of {summary.submitted} submitted")
+        raise LabError(f"{summary.failed} task(s) failed and {summary.lost} were lost of {summary.submitted} "
+                       f"submitted" + (f"; pending: {pending}" if pending else ""))
+    if pending:
+        raise LabError(f"{summary.pending} of {summary.submitted} task(s) unfinished after {timeout:g} s, none lost: "
+                       f"{pending}")
 
 
 def demo(
