@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -24,8 +25,10 @@ def test_report_renders_html_referencing_existing_pngs(both_workers: dict[str, s
                         "--repeat", "2", "--no-baselines", timeout=180, **env)
     assert compared.returncode == 0, compared.stderr[-3000:]
     swept = producer("sweep", "--workload", "noop", "--pool", "threads", "--concurrency", "2", "--count", "5",
-                     timeout=180, **env)
+                     "--json", timeout=180, **env)
     assert swept.returncode == 0, swept.stderr[-3000:]
+    printed = json.loads(swept.stdout)  # --json prints the record as written
+    assert printed["schema_version"] == 2 and printed["kind"] == "sweep" and len(printed["points"]) == 1
     for path in [*results.glob("compare-*.json"), *results.glob("sweep-*.json")]:
         assert load_record(path).schema_version == 2  # what compare and sweep wrote validates
     result = producer("report", "--out", str(tmp_path / "report"), **env)
