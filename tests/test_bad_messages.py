@@ -1,5 +1,6 @@
 """Bad input reaching a real worker: hand-made queue entries (malformed, pickle, wrong shape) and
-oversized arguments. Each is refused and logged; the worker keeps running and serves the next task.
+oversized arguments. In lab mode each is refused and logged; the worker keeps running and serves the
+next task. On stock Celery and kombu one malformed entry stops the worker that pops it.
 
 The entries are ``LPUSH``ed straight into the queue, in kombu's Redis envelope format, built from a
 real envelope the producer wrote.
@@ -24,7 +25,7 @@ import redis
 from producer.batch.collect import collect_results
 from producer.batch.run import redis_clients
 from producer.processes import children as processes
-from tests.faults import FaultRedis, fault_app, fault_redis, fault_settings, fault_worker
+from tests.faults import FaultRedis, fault_app, fault_redis, fault_settings, fault_worker, wait_until
 from tests.helpers import ROOT, child_env
 
 GOOD_BODY = json.dumps([[], {"size": 0}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None}])
@@ -85,9 +86,9 @@ def _bad_entries(template: dict[str, Any], marker: Path) -> dict[str, tuple[str,
 
 
 @pytest.mark.parametrize("pool", ["prefork", "threads"])
-def test_bad_queue_entries_are_refused_logged_and_the_worker_serves_the_next_task(
+def test_in_lab_mode_bad_queue_entries_are_refused_logged_and_the_worker_serves_the_next_task(
         server: FaultRedis, tmp_path: Path, pool: str) -> None:
-    settings = fault_settings(server, execution_log=False)
+    settings = fault_settings(server, execution_log=False, celery_mode="lab")
     app = fault_app(settings)
     broker, backend = redis_clients(settings)
     queue = f"bad-{pool}"
@@ -112,6 +113,22 @@ def test_bad_queue_entries_are_refused_logged_and_the_worker_serves_the_next_tas
     assert (unknown["status"], unknown["result"]["exc_type"]) == ("FAILURE", "NotRegistered")
 
 
+@pytest.mark.parametrize("pool", ["prefork", "threads"])
+def test_on_stock_celery_one_malformed_queue_entry_stops_the_worker(server: FaultRedis, pool: str) -> None:
+    """The evidence for the lab transport's quarantine: stock kombu raises inside the consumer loop and
+    Celery exits ("Unrecoverable error"); the entry was already popped, so it stops one worker each."""
+    settings = fault_settings(server, execution_log=False, celery_mode="stock")
+    app = fault_app(settings)
+    broker, _ = redis_clients(settings)
+    queue = f"bad-stock-{pool}"
+    with fault_worker(app, settings, pool, 2, queue, label=f"bad-stock-{pool}") as (worker, _):
+        broker.lpush(queue, "this is not json {")
+        exited = wait_until(lambda: not processes.is_running(worker), 60, "the stock worker to exit")
+    log = Path(worker.log).read_text()
+    print(f"[stock] {pool}: one malformed entry, worker exited: {exited}")
+    assert "Unrecoverable error" in log and "JSONDecodeError" in log
+
+
 def test_bad_and_oversized_arguments_are_refused_by_the_task_with_a_short_reason(server: FaultRedis) -> None:
     settings = fault_settings(server, execution_log=False)
     app = fault_app(settings)
@@ -131,7 +148,8 @@ def test_bad_and_oversized_arguments_are_refused_by_the_task_with_a_short_reason
     assert reasons["url above max_arg_bytes"].startswith("BadTaskArgs: url is 5017 bytes, above the cap 4096")
     assert reasons["size as a 100 kB string"].startswith("BadTaskArgs: size must be a non-negative integer")
     assert reasons["enqueued as a 100 kB string"].startswith("BadTaskArgs: enqueued must be a timestamp")
-    assert reasons["an unexpected keyword"].startswith("TypeError: noop() got an unexpected keyword argument 'evil'")
+    unexpected = reasons["an unexpected keyword"]
+    assert unexpected.startswith("TypeError: ") and "got an unexpected keyword argument 'evil'" in unexpected
     assert all(len(reason) < 300 for reason in reasons.values()), "a refused value is quoted, not echoed"
 
 
