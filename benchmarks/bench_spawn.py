@@ -45,26 +45,27 @@ def spawn_to_first_task(app: object, command: list[str]) -> float:
     _, backend = redis_clients(get_settings())
     name = command[command.index("-n") + 1].split("@", 1)[0]
     started = time.time()
-    child = processes.spawn(f"spawn-{name}", command, LOG_DIR / "spawn.log", child_env())
+    child = processes.spawn(f"spawn-{name}", command, LOG_DIR / f"spawn-{name}.log", child_env())
     try:
         collected = collect_results(backend, batch.task_ids, timeout_s=60)
         if len(collected.records) != 1:
             raise RuntimeError(f"{name}: the queued task did not run")
         return float(collected.records[0]["started"]) - started
     finally:
-        processes.stop(child, grace_s=15)
+        processes.stop(child, grace_s=15)  # children.stop: SIGTERM, SIGKILL after 15 s, reaped
 
 
 def spawn_to_ping(app: object, command: list[str]) -> float:
     """Seconds from spawning ``command`` to its first ``ping`` reply (polled every ~20 ms)."""
     name = command[command.index("-n") + 1]
     started = time.monotonic()
-    child = processes.spawn(f"spawn-{name}", command, LOG_DIR / "spawn.log", child_env())
+    base = name.split("@", 1)[0]
+    child = processes.spawn(f"spawn-{base}", command, LOG_DIR / f"spawn-{base}.log", child_env())
     try:
         ping_until_ready(app, name.replace("%h", socket.gethostname()), child)
         return time.monotonic() - started
     finally:
-        processes.stop(child, grace_s=15)
+        processes.stop(child, grace_s=15)  # children.stop: SIGTERM, SIGKILL after 15 s, reaped
 
 
 def _run_made(measure: Callable[[object, list[str]], float], app: object, make: Callable[[], list[str]]) -> float:

@@ -23,11 +23,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from config.settings import CeleryMode
 from producer.processes import children as processes
-from producer.processes import roles
+from producer.processes import fleet
 from producer.processes.children import Child
 from producer.processes.redis_server import RedisProcess, free_port, start_redis_server
 
@@ -49,20 +47,8 @@ def lab_environment(**extra: str) -> Iterator[RedisProcess]:
     try:
         yield server
     finally:
-        stop_pid(server.pid)
+        processes.stop(server.child)
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def stop_pid(pid: int) -> None:
-    """SIGTERM one process we started, SIGKILL it after 10 s."""
-    try:
-        process = psutil.Process(pid)
-        process.terminate()
-        process.wait(10)
-    except psutil.TimeoutExpired:
-        process.kill()
-    except psutil.Error:
-        pass
 
 
 def child_env(**extra: str) -> dict[str, str]:
@@ -72,9 +58,12 @@ def child_env(**extra: str) -> dict[str, str]:
 
 def worker_command(pool: str, concurrency: int, queue: str, name: str, *, app_module: str = LAB_APP,
                    events: bool = True, mode: CeleryMode | None = None) -> list[str]:
-    """The lab's own worker command line (``producer/roles.py``), optionally with another ``-A`` or no ``-E``;
+    """The lab's own worker command line (``fleet.worker_launch``), optionally with another ``-A`` or no ``-E``;
     ``mode`` picks the program (stock: ``celery``), else this process's ``LAB_CELERY_MODE``."""
-    command = roles.worker_command(pool, concurrency, queue, name, mode)
+    from config.settings import get_settings
+
+    env = child_env(LAB_CELERY_MODE=mode) if mode else None
+    command = fleet.worker_launch(get_settings(), pool, concurrency, queue, name, env=env, log_dir=LOG_DIR).command
     command[command.index("-A") + 1] = app_module
     if not events:
         command.remove("-E")
@@ -95,16 +84,17 @@ def ping_until_ready(app: Any, hostname: str, child: Child, timeout_s: float = 6
 
 @contextlib.contextmanager
 def running_worker(app: Any, command: list[str], *, env: dict[str, str] | None = None) -> Iterator[tuple[Child, str]]:
-    """Start ``command`` (a worker with ``-n name@%h``), wait until it answers ping, stop it by PID on exit."""
+    """Start ``command`` (a worker with ``-n name@%h``) through ``fleet.start_launches``: answers ping on entry,
+    stopped by PID on exit."""
     name = command[command.index("-n") + 1]
-    hostname = name.replace("%h", socket.gethostname())
     base = name.split("@", 1)[0]
-    child = processes.spawn(f"bench-{base}", command, LOG_DIR / f"{base}.log", env or child_env())
+    launch = fleet.WorkerLaunch(f"bench-{base}", command, env or child_env(), LOG_DIR / f"{base}.log",
+                                name.replace("%h", socket.gethostname()))
+    children = fleet.start_launches(app, [launch], 60.0)
     try:
-        ping_until_ready(app, hostname, child)
-        yield child, hostname
+        yield children[0], launch.node
     finally:
-        processes.stop(child, grace_s=15)
+        fleet.stop_all(children)
 
 
 def unique(prefix: str) -> str:
