@@ -157,3 +157,44 @@ def test_kill9_of_the_io_worker_mid_batch_restarts_it_and_the_batch_completes(
     assert "restarted 1×, last: killed by SIGKILL" in status.stderr
     log = (Path(env["LAB_STATE_DIR"]) / "logs" / "supervisor.log").read_text()
     assert f"worker-io killed by SIGKILL, restarted (pid {restarted['pid']})" in log
+
+
+def test_down_stops_everything_itself_when_the_supervisor_was_killed(
+        detached: tuple[dict[str, str], subprocess.CompletedProcess[str]]) -> None:
+    env, up = detached
+    assert up.returncode == 0, up.stderr
+    state = _state(env)
+    family = _family(state)
+    os.kill(state["supervisor"]["pid"], signal.SIGKILL)  # its children are orphans now, nobody's to reap
+
+    down = _producer(env, "stack", "down")
+
+    assert down.returncode == 0, down.stderr
+    assert "Traceback" not in down.stderr
+    assert _survivors(family) == []
+
+
+def test_a_process_that_keeps_dying_is_restarted_a_bounded_number_of_times(tmp_path: Path, settings: Any) -> None:
+    from producer.processes import children as processes
+    from producer.processes.children import Launch
+    from producer.processes.stack import StackState
+    from producer.processes.supervisor import RestartPolicy, Supervisor
+
+    local = settings.model_copy(update={"state_dir": tmp_path})
+    launch = Launch("crasher", [sys.executable, "-c", "raise SystemExit(3)"], child_env(), tmp_path / "crasher.log")
+    state = StackState(children=[launch.start()])
+    said: list[str] = []
+    supervisor = Supervisor(local, state, [launch], said.append, RestartPolicy(first_delay_s=0, max_restarts=2))
+
+    def gave_up() -> bool:
+        supervisor.check()
+        return supervisor.all_gave_up()
+
+    wait_for(gave_up, 60, "the supervisor to give up")
+    record = state.restarts["crasher"]
+    assert (record.count, record.last_exit) == (2, "exited with code 3")
+    assert [line.split(" (pid ")[0] for line in said[:2]] == ["crasher exited with code 3, restarted"] * 2
+    assert said[-1].startswith("crasher exited with code 3; not restarted: 2 restarts within 60 s")
+    assert not processes.is_running(state.children[0])
+    assert StackState.load(tmp_path / "stack.json") == state
+
