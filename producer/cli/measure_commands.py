@@ -174,7 +174,9 @@ def sweep_table(record: SweepRecord) -> Any:
     """The rich table of a sweep record."""
     from rich.table import Table
 
-    table = Table(title=record["title"], caption="\n".join(record.get("notes", [])) or None)
+    mode = record.environment.celery_mode
+    table = Table(title=record.title + (f"\n{mode.headline()}" if mode else ""),
+                  caption="\n".join(record.notes) or None)
     for header in ("workers × slots", "tasks/s", "ideal", "vs ideal", "producer clock", "worker CPU/task",
                    "cores: workers+Redis / Redis", "machine CPU", "saturated", "failed/lost"):
         table.add_column(header, justify="left" if header in ("workers × slots", "saturated") else "right")

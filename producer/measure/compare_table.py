@@ -47,8 +47,10 @@ def cell_row(cell: Cell) -> list[str]:
 
 def compare_table(record: CompareRecord) -> Table:
     """The rich table of a compare record (cells in run order, baselines after the pools)."""
+    mode = record.environment.celery_mode
     table = Table(title=f"compare: {record.plan.count} tasks × {record.plan.repeat} repeat(s) per cell, "
-                        f"{record.environment.cores} cores", caption=caption(record))
+                        f"{record.environment.cores} cores" + (f"\n{mode.headline()}" if mode else ""),
+                  caption=caption(record))
     for header in HEADERS:
         table.add_column(header, justify="left" if header in ("workload", "pool", "bottleneck", "check")
                          else "right", overflow="fold")

@@ -67,6 +67,12 @@ class CeleryMode(RecordPart):
     kombu: str | None = None
     redis_py: str | None = None
 
+    def headline(self) -> str:
+        """One line for a table or report header: which Celery, with what, on which versions."""
+        what = "stock Celery" if self.mode == "stock" else f"lab mode ({len(self.changes)} changes to stock)"
+        return (f"{what}: Celery {self.celery}, kombu {self.kombu}, redis-py {self.redis_py}, "
+                f"Python {self.python}")
+
 
 class InterpreterInfo(RecordPart):
     """A pool on another interpreter (free-threaded): which Python, and whether its GIL was really off."""
