@@ -171,7 +171,20 @@ def stop_all(children: Iterable[Child], grace_s: float = DEFAULT_GRACE_S) -> lis
     for child in running:  # collect the exit status of our own, so none stays a zombie
         if child.pid in _spawned:
             _spawned[child.pid].poll()
+        kill_leftovers(child)
     return running
+
+
+def kill_leftovers(child: Child) -> None:
+    """SIGKILL what is left of a dead child's session (e.g. a killed prefork worker's pool processes).
+
+    Each child leads its own process group (:func:`spawn`), and the kernel does not hand out a group's
+    number again while a member lives, so this reaches only what the child left behind.
+    """
+    if child.pid not in _children or is_running(child):
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.pid, signal.SIGKILL)
 
 
 def stop(child: Child, grace_s: float = DEFAULT_GRACE_S) -> None:

@@ -78,6 +78,7 @@ class Supervisor:
                 recent.popleft()
             if child.role not in self.due:
                 record.last_exit = processes.describe_exit(processes.exit_status(child))
+                processes.kill_leftovers(child)
                 if len(recent) >= self.policy.max_restarts:
                     record.gave_up = True
                     self.say(f"{child.role} {record.last_exit}; not restarted: {len(recent)} restarts within "
