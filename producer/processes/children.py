@@ -229,11 +229,6 @@ def latency_target_command(port: int, host: str = "127.0.0.1") -> list[str]:
     return [sys.executable, "-m", "worker.latency_target", "--host", host, "--port", str(port)]
 
 
-def pid_alive(pid: int, create_time: float) -> bool:
-    """True if ``pid`` is the process started at ``create_time`` and has not exited (for PIDs from a file)."""
-    return is_running(Child("", pid, create_time, ""))
-
-
 def signal_pid(child: Child, sig: int) -> bool:
     """Send ``sig`` to the process if it is still the one we recorded; False if it is gone."""
     if not is_running(child):

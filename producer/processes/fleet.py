@@ -4,6 +4,10 @@ A pool's queue is named after the pool (``config/catalogue.py``). Pools the stac
 (solo, gevent, threads_nogil) get a worker started here, with the fast start options, and stopped
 when the measurement ends. Which ``-P``, interpreter and environment a pool's worker gets comes from
 its catalogue entry (``threads_nogil`` is the threads pool on the free-threaded interpreter).
+
+:func:`spawn_workers` is the one way the lab starts workers: compare and sweep, the tests
+(tests/helpers.py) and the benchmarks (through :func:`start_launches`); the stack's two workers are
+launches from :func:`worker_launch` too, started and restarted by its supervisor.
 """
 
 from __future__ import annotations
