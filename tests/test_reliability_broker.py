@@ -118,7 +118,10 @@ def _restart_mid_batch(server: FaultRedis, stop: str, mode: str) -> RestartOutco
                      for queue, batch in (("prefork", publishing), ("threads", in_flight))}
         # After the restart both workers must still consume new work (Celery #10205).
         after = {queue: submit_batch(app, WorkloadArgs("noop", 0), 10, queue) for queue in ("prefork", "threads")}
-        collected_after = {queue: collect(backend, broker, b.task_ids, queue, 60) for queue, b in after.items()}
+        # Stock Celery's prefork worker may have exited (the evidence): don't wait the lab's full minute for it.
+        wait_s = 60 if mode == "lab" else 20
+        collected_after = {queue: collect(backend, broker, b.task_ids, queue, wait_s, idle_grace_s=min(20, wait_s))
+                           for queue, b in after.items()}
         alive = {child.role: processes.is_running(child) for child in (prefork, threads)}
     counts = {}
     for queue, batch, what in (("prefork", publishing, "publishing"), ("threads", in_flight, "in flight")):
