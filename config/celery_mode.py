@@ -14,7 +14,6 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from config.settings import LabSettings
-from producer.errors import LabError
 
 #: Minor versions the lab's transport and consumer were tested on (``LAB_LAB_MODE_TESTED`` overrides).
 TESTED_MINORS: dict[str, str] = {"celery": "5.7", "kombu": "5.7"}
@@ -34,8 +33,10 @@ CONSUMER_CHANGES: tuple[str, ...] = (
 )
 
 
-class UntestedCeleryVersions(LabError):
-    """The lab mode on a Celery or kombu minor version its classes were not tested on."""
+class UntestedCeleryVersions(RuntimeError):
+    """The lab mode on a Celery or kombu minor version its classes were not tested on (one line, exit 2)."""
+
+    exit_code = 2
 
 
 def uses_lab_transport(settings: LabSettings) -> bool:

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from config import catalogue
+from config.celery_mode import UntestedCeleryVersions
 from config.settings import get_settings
 from producer.errors import LabError
 
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     except _USAGE_ERRORS as error:
         print(f"producer: error: {error.format_message()}", file=sys.stderr)
         sys.exit(2)
-    except (LabError, catalogue.CatalogueError) as error:
+    except (LabError, catalogue.CatalogueError, UntestedCeleryVersions) as error:
         print(f"producer: error: {error}", file=sys.stderr)
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
