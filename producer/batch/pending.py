@@ -112,10 +112,12 @@ def locate_unfinished(broker: redis.Redis, queue: str, task_ids: list[str], visi
 
 
 def queue_consumers(app: Celery, queue: str, timeout_s: float = 1.0) -> list[str] | None:
-    """Names of the workers consuming ``queue`` (``inspect active_queues``); None when nobody could be asked."""
+    """Names of the workers consuming ``queue`` (``inspect active_queues``); None when no worker answered."""
     try:
         replies: dict[str, Any] = app.control.inspect(timeout=timeout_s).active_queues() or {}
     except Exception:  # the broker is down again or answers garbage: unknown, not "nobody"
         return None
+    if not replies:
+        return None  # no worker at all, or none answered in time (a reconnecting one does not)
     return sorted(name for name, queues in replies.items()
                   if any(isinstance(q, dict) and q.get("name") == queue for q in queues or ()))

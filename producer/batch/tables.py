@@ -18,7 +18,7 @@ def _ms(seconds: float) -> str:
 def consumers_text(summary: BatchSummary) -> str:
     """Who consumes the batch's queue: the answer to "will the pending tasks ever run?"."""
     if summary.queue_consumers is None:
-        return f"no answer from workers about queue {summary.queue}"
+        return f"no worker answered: maybe none consumes queue {summary.queue}"
     if not summary.queue_consumers:
         return f"no worker consumes queue {summary.queue}"
     return "consumed by " + ", ".join(summary.queue_consumers)
@@ -30,7 +30,7 @@ def back_at_text(back_at: float | None, now: float | None = None) -> str:
         return "back when a worker restores them"
     wait = back_at - (time.time() if now is None else now)
     clock = time.strftime("%H:%M:%S", time.localtime(back_at))
-    return f"back in the queue at {clock} (in {wait:,.0f} s)" if wait > 0 else f"back in the queue since {clock}"
+    return f"back in the queue at {clock}, in {wait:,.0f} s" if wait > 0 else f"back in the queue since {clock}"
 
 
 def pending_text(summary: BatchSummary) -> str:

@@ -4,6 +4,11 @@ A background thread consumes the events every worker sends (``-E``, ``worker_sen
 ``task_send_sent_event``) with :class:`celery.events.EventReceiver`, keeps worker liveness in
 ``app.events.State`` and feeds :class:`producer.rates.Throughput`; the main thread draws a rich ``Live``
 table until ``--duration`` ends or Ctrl-C, then prints the final snapshot.
+
+kombu's consumer loop reconnects after a broker outage forever and in silence (its warning carries a
+traceback, its reconnect waits grow to 30 s). The receiver here reconnects through an
+:class:`~producer.batch.outage.OutageGuard` instead: one line on stderr when the broker goes, one when it
+is back, retries every ≤ 2 s, and after ``LAB_OUTAGE_RETRY_S`` the watch ends with one line and exit 1.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from rich.live import Live
 from rich.table import Table
 
 from config.settings import LabSettings
+from producer.batch.outage import OutageGuard
 from producer.console import err, out
 from producer.errors import BadInput, LabError
 from producer.processes.redis_server import require_redis
@@ -35,21 +41,49 @@ POOL_RETRY_S = 3.0
 
 
 class _Receiver(EventReceiver):
-    """An event receiver that says when its queue is bound (events sent after that are not missed)."""
+    """An event receiver that says when its queue is bound and rides out broker outages up to a bound."""
 
     ready: threading.Event
+    outage: OutageGuard
 
     def on_consume_ready(self, connection: Any, channel: Any, consumers: Any, wakeup: bool = True,
                          **kwargs: Any) -> None:
         super().on_consume_ready(connection, channel, consumers, wakeup=wakeup, **kwargs)
         self.ready.set()
 
+    def on_connection_error(self, exc: Exception, interval: float) -> None:
+        """kombu calls this after each failed (re)connect: past the bound, the guard raises and the watch ends."""
+        self.outage.failed(exc, "broker")
+
+    def on_connection_revived(self) -> None:
+        """Connected (again): ends the outage, if any, and says so."""
+        self.outage.recovered()
+
+    @contextlib.contextmanager
+    def establish_connection(self) -> Iterator[Any]:
+        """kombu's, with reconnect waits of at most 2 s (its default grows to 30 s)."""
+        with self.create_connection() as connection:
+            connection.ensure_connection(self.on_connection_error, self.connect_max_retries,
+                                         interval_start=0.1, interval_step=0.5, interval_max=2.0)
+            yield connection
+
+    def run(self, _tokens: int = 1, **kwargs: Any) -> None:
+        """Consume until stopped; a lost connection is an outage to ride out (kombu's logs a traceback)."""
+        errors = self.connection.connection_errors + self.connection.channel_errors
+        while not self.should_stop:
+            try:
+                for _ in self.consume(limit=None, **kwargs):
+                    pass
+            except errors as error:
+                self.outage.failed(error, "broker")
+
 
 class EventWatcher:
     """Consumes the event stream in a daemon thread; :meth:`snapshot` is safe from any thread."""
 
-    def __init__(self, app: Celery, window_s: float = 10.0) -> None:
+    def __init__(self, app: Celery, window_s: float = 10.0, outage_retry_s: float | None = None) -> None:
         self.app = app
+        self.outage = OutageGuard(outage_retry_s, say=_say_for_watch)
         self.board = Throughput(window_s=window_s, started_at=time.time())
         self.state = app.events.State(max_tasks_in_memory=1000)
         self.error: BaseException | None = None
@@ -109,6 +143,7 @@ class EventWatcher:
             with self.app.connection_for_read() as connection:
                 receiver = _Receiver(connection, handlers={"*": self._on_event}, app=self.app)
                 receiver.ready = self._ready
+                receiver.outage = self.outage
                 self._receiver = receiver
                 if self._stop.is_set():
                     return
@@ -144,6 +179,10 @@ class EventWatcher:
                 implementation = (stats.get("pool") or {}).get("implementation", "")
                 if implementation:
                     self.board.set_pool(name, pool_name_of(str(implementation)))
+
+
+def _say_for_watch(text: str) -> None:
+    err.print(f"producer: event stream: {text}", markup=False, highlight=False)
 
 
 def check_options(window_s: float, duration_s: float | None, refresh_hz: float) -> None:
@@ -204,7 +243,7 @@ def run_watch(app: Celery, settings: LabSettings, *, window_s: float = 10.0, dur
         duration_s = window_s
     require_redis(settings.broker_url, settings.broker_connect_timeout_s)
     live_console = console or err
-    watcher = EventWatcher(app, window_s)
+    watcher = EventWatcher(app, window_s, settings.outage_retry_s)
     watcher.start()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -239,7 +278,7 @@ def live_watch(app: Celery, settings: LabSettings, *, enabled: bool = True, wind
         yield None
         return
     require_redis(settings.broker_url, settings.broker_connect_timeout_s)
-    watcher = EventWatcher(app, window_s)
+    watcher = EventWatcher(app, window_s, settings.outage_retry_s)
     watcher.start()
     try:
         with Live(get_renderable=lambda: render(watcher.snapshot()), console=err, refresh_per_second=2,
