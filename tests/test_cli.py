@@ -76,11 +76,11 @@ def test_failed_tasks_are_counted_and_make_a_non_zero_exit(both_workers: dict[st
     assert "2 task(s) failed and 0 were lost of 2 submitted" in result.stderr
 
 
-def test_no_workers_means_tasks_are_reported_lost_not_dropped() -> None:
-    # Nothing consumes the gevent queue in this session: after the idle grace the batch counts them lost.
+def test_no_workers_means_tasks_are_reported_queued_not_lost() -> None:
+    # Nothing consumes the gevent queue in this session: at the timeout the tasks are still queued, not lost.
     result = producer("submit", "--workload", "noop", "--count", "3", "--pool", "gevent", "--timeout", "3",
                       "--json")
     assert result.returncode == 1
     summary = json.loads(result.stdout)
-    assert (summary["submitted"], summary["completed"], summary["lost"]) == (3, 0, 3)
-    assert "0 task(s) failed and 3 were lost of 3 submitted" in result.stderr
+    assert (summary["submitted"], summary["completed"], summary["lost"], summary["queued"]) == (3, 0, 0, 3)
+    assert "3 of 3 task(s) unfinished after 3 s, none lost: 3 still queued" in result.stderr
