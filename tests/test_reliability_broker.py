@@ -23,6 +23,7 @@ import pytest
 import redis
 
 from producer.batch.collect import Collected
+from producer.batch.outage import OutageGuard
 from producer.batch.recovery import collect_with_recovery
 from producer.batch.run import redis_clients
 from producer.batch.submit import submit_batch
@@ -171,7 +172,8 @@ def test_redis_gone_for_good_makes_publishing_fail_with_a_count(server: FaultRed
 
     progress: list[int] = []
     with pytest.raises(LabError) as failure:
-        submit_batch(app, WorkloadArgs("noop", 0), 20, "prefork", on_sent=crash_at_five, chunk=CHUNK)
+        submit_batch(app, WorkloadArgs("noop", 0), 20, "prefork", on_sent=crash_at_five, chunk=CHUNK,
+                     outage=OutageGuard(2.0))  # LAB_OUTAGE_RETRY_S=2: the producer gives up after 2 s
     message = str(failure.value)
     assert message.startswith("publishing failed after 5 of 20 tasks:"), message
     assert server.password not in message
