@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from producer.batch.collect import broker_idle, collect_results
 from producer.processes.redis_server import RedisProcess
@@ -52,3 +54,60 @@ def test_lost_tasks_are_reported_despite_a_foreign_unacked_entry(clients: tuple[
                                 idle_grace_s=0.2)
     assert collected.records == [record]
     assert collected.lost == ["b-1"]
+
+
+def _queued_message(task_id: str) -> str:
+    # kombu's envelope: base64 body first, then headers (whose "id" is the task id), then properties.
+    return json.dumps({"body": "W10=", "content-encoding": "utf-8", "content-type": "application/json",
+                       "headers": {"lang": "py", "task": "lab.noop", "id": task_id},
+                       "properties": {"correlation_id": task_id, "delivery_tag": f"tag-{task_id}"}})
+
+
+def test_unfinished_tasks_are_split_into_queued_unacknowledged_and_lost(
+        clients: tuple[redis.Redis, redis.Redis]) -> None:
+    from producer.batch.pending import PAGE, PRIORITY_SEP, locate_unfinished
+
+    broker, _ = clients
+    # More than one page of queued messages, one on a priority list, and a foreign one.
+    broker.lpush("threads", *(_queued_message(f"b-{i}") for i in range(PAGE + 5)), _queued_message("other-0"))
+    broker.lpush(f"threads{PRIORITY_SEP}3", _queued_message("b-prio"))
+    broker.hset("unacked", "tag-held", _unacked_entry("b-held"))
+    broker.zadd("unacked_index", {"tag-held": 1000.0})
+    broker.hset("unacked", "tag-foreign", _unacked_entry("other-1"))
+    wanted = ["b-0", f"b-{PAGE + 4}", "b-prio", "b-held", "b-gone"]
+    where = locate_unfinished(broker, "threads", wanted, visibility_timeout_s=3600)
+    assert where.queued == ["b-0", f"b-{PAGE + 4}", "b-prio"]
+    assert where.unacked == ["b-held"] and where.unacked_back_at == 4600.0
+    assert where.lost == ["b-gone"]
+
+
+def test_collect_reports_queued_tasks_as_pending_not_lost(clients: tuple[redis.Redis, redis.Redis]) -> None:
+    broker, backend = clients
+    broker.lpush("nobody", _queued_message("q-0"))
+    collected = collect_results(backend, ["q-0", "q-1"], timeout_s=0.3, broker=broker, queue="nobody")
+    assert (collected.queued, collected.unacked, collected.lost) == (["q-0"], [], ["q-1"])
+    assert collected.unfinished == ["q-0", "q-1"]
+
+
+def test_an_outage_longer_than_the_bound_raises_one_line(redis_server: RedisProcess) -> None:
+    from producer.batch.outage import OutageGuard, OutageTooLong
+    from producer.processes.redis_server import free_port
+
+    said: list[str] = []
+    guard = OutageGuard(0.3, say=said.append)
+    closed = redis.Redis(port=free_port(), socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))  # fail at once
+    with pytest.raises(OutageTooLong) as failure:
+        guard.call(closed.ping)
+    assert str(failure.value).startswith("broker unreachable for ") and "LAB_OUTAGE_RETRY_S=0.3" in str(failure.value)
+    assert len(said) == 1 and "retrying for up to 0.3 s (LAB_OUTAGE_RETRY_S)" in said[0]
+    # The same guard, Redis answering again: the outage ends and is counted.
+    guard = OutageGuard(30, say=said.append)
+    base = redis_server.url.rsplit("/", 1)[0]
+    attempts: list[int] = []
+
+    def ping_once_refused() -> object:
+        attempts.append(1)
+        return (closed if len(attempts) == 1 else redis.Redis.from_url(f"{base}/{BROKER_DB}")).ping()
+
+    assert guard.call(ping_once_refused) is True
+    assert guard.outages == 1 and said[-1].startswith("broker back after ")
