@@ -24,7 +24,7 @@ def submit(
     pool: Annotated[PoolName | None, typer.Option(help="queue of this pool (default: the workload's)")] = None,
     url: Annotated[str | None, typer.Option(help="URL for a workload that takes one (allow-listed hosts)")] = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="wait for results and summarise")] = True,
-    timeout: Annotated[float, typer.Option(help="seconds to wait for results before counting tasks lost")] = 600,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for results, then report the unfinished")] = 600,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON on stdout")] = False,
     watch: Annotated[bool, typer.Option("--watch", help="show live throughput (producer watch) meanwhile")] = False,
 ) -> None:
