@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
             return elapsed
 
         def get_loop_rate() -> float:
-            sample = task_ids[:options.get_sample]
+            sample = task_ids[: options.get_sample]
             started = time.perf_counter()
             results = [app.AsyncResult(task_id).get(timeout=10) for task_id in sample]
             elapsed = time.perf_counter() - started
@@ -55,14 +55,23 @@ def main(argv: list[str] | None = None) -> None:
         collect_s, collect_runs = median_of(options.repeats, collect_seconds)
         get_rate, get_runs = median_of(options.repeats, get_loop_rate)
     collect_rate = options.count / collect_s
-    report("collect", f"collecting {options.count:,} results, median of {options.repeats}",
-           {"collect_results seconds": collect_s, "collect_results results/s": collect_rate,
-            "AsyncResult.get loop results/s": get_rate, "collect runs (s)": collect_runs,
+    report(
+        "collect",
+        f"collecting {options.count:,} results, median of {options.repeats}",
+        {
+            "collect_results seconds": collect_s,
+            "collect_results results/s": collect_rate,
+            "AsyncResult.get loop results/s": get_rate,
+            "collect runs (s)": collect_runs,
             "get loop runs (results/s)": get_runs,
-            f"AsyncResult.get loop for {options.count:,}, extrapolated (s)": options.count / get_rate},
-           {f"collect_results seconds for {options.count:,}": (collect_s, "<= 0.5"),
-            "collect_results / AsyncResult.get loop (rate)": (collect_rate / get_rate, ">= 10")},
-           [f"the get loop is timed on the first {options.get_sample} ids and compared as a rate"])
+            f"AsyncResult.get loop for {options.count:,}, extrapolated (s)": options.count / get_rate,
+        },
+        {
+            f"collect_results seconds for {options.count:,}": (collect_s, "<= 0.5"),
+            "collect_results / AsyncResult.get loop (rate)": (collect_rate / get_rate, ">= 10"),
+        },
+        [f"the get loop is timed on the first {options.get_sample} ids and compared as a rate"],
+    )
 
 
 if __name__ == "__main__":

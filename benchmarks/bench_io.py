@@ -65,10 +65,12 @@ def main(argv: list[str] | None = None) -> None:
         settings = get_settings()
         url = settings.effective_target_url
         one, two = unique("threads"), unique("threads2")
-        with running_target(settings.target_port), \
-                running_worker(app, worker_command("threads", threads, one, unique("threads"))) as (worker, _), \
-                running_worker(app, worker_command("threads", half, two, unique("threads2a"))), \
-                running_worker(app, worker_command("threads", half, two, unique("threads2b"))):
+        with (
+            running_target(settings.target_port),
+            running_worker(app, worker_command("threads", threads, one, unique("threads"))) as (worker, _),
+            running_worker(app, worker_command("threads", half, two, unique("threads2a"))),
+            running_worker(app, worker_command("threads", half, two, unique("threads2b"))),
+        ):
 
             def celery_side() -> float:
                 before = _cpu_seconds([worker.pid])
@@ -85,23 +87,37 @@ def main(argv: list[str] | None = None) -> None:
             run_batch_rate(app, "io_http", options.ms, threads, one, url)
             run_batch_rate(app, "io_http", options.ms, threads, two, url)
             executor_rate(url, options.ms, threads, threads, settings.http_timeout_s)
-            values = alternating(options.repeats, {
-                "celery": celery_side,
-                "executor": executor_side,
-                "celery_2x": lambda: run_batch_rate(app, "io_http", options.ms, options.count, two, url)})
+            values = alternating(
+                options.repeats,
+                {
+                    "celery": celery_side,
+                    "executor": executor_side,
+                    "celery_2x": lambda: run_batch_rate(app, "io_http", options.ms, options.count, two, url),
+                },
+            )
     med = {name: statistics.median(v) for name, v in values.items()}
     ideal = threads * 1000 / options.ms
-    report("io", f"I/O {options.ms} ms, {options.count} tasks, {threads} threads, tasks/s, median of "
-                 f"{options.repeats}",
-           {f"threads -c{threads} worker tasks/s": med["celery"],
+    report(
+        "io",
+        f"I/O {options.ms} ms, {options.count} tasks, {threads} threads, tasks/s, median of {options.repeats}",
+        {
+            f"threads -c{threads} worker tasks/s": med["celery"],
             f"ThreadPoolExecutor({threads}) calls/s": med["executor"],
-            f"2 workers x threads -c{half} tasks/s": med["celery_2x"], "ideal": ideal, "all runs": values,
+            f"2 workers x threads -c{half} tasks/s": med["celery_2x"],
+            "ideal": ideal,
+            "all runs": values,
             "worker CPU per task, ms": statistics.median(cpu_ms["celery"]),
-            "executor CPU per call, ms": statistics.median(cpu_ms["executor"])},
-           {f"threads -c{threads} / ThreadPoolExecutor({threads})": (med["celery"] / med["executor"], ">= 0.8"),
-            f"2 x threads -c{half} / ThreadPoolExecutor({threads})": (med["celery_2x"] / med["executor"], "reported")},
-           ["the worker's figure includes publishing, Redis, the result write and collection",
-            "one threads worker is one process: its CPU per task × rate cannot exceed one core (the GIL)"])
+            "executor CPU per call, ms": statistics.median(cpu_ms["executor"]),
+        },
+        {
+            f"threads -c{threads} / ThreadPoolExecutor({threads})": (med["celery"] / med["executor"], ">= 0.8"),
+            f"2 x threads -c{half} / ThreadPoolExecutor({threads})": (med["celery_2x"] / med["executor"], "reported"),
+        },
+        [
+            "the worker's figure includes publishing, Redis, the result write and collection",
+            "one threads worker is one process: its CPU per task × rate cannot exceed one core (the GIL)",
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -53,35 +53,53 @@ def main(argv: list[str] | None = None) -> None:
         commands = {
             "lab": worker_command("prefork", c, queues["lab"], unique("lab"), mode="lab"),
             "stock": worker_command("prefork", c, queues["stock"], unique("stock"), mode="stock"),
-            "celery_defaults": worker_command("prefork", c, queues["celery_defaults"], unique("defaults"),
-                                              app_module=STOCK_APP, mode="stock"),
-            "lab_no_events": worker_command("prefork", c, queues["lab_no_events"], unique("lab-noev"), events=False,
-                                            mode="lab"),
+            "celery_defaults": worker_command(
+                "prefork", c, queues["celery_defaults"], unique("defaults"), app_module=STOCK_APP, mode="stock"
+            ),
+            "lab_no_events": worker_command(
+                "prefork", c, queues["lab_no_events"], unique("lab-noev"), events=False, mode="lab"
+            ),
             "lab_task_log": worker_command("prefork", c, queues["lab_task_log"], unique("lab-tasklog"), mode="lab"),
         }
         lab, stock = child_env(LAB_CELERY_MODE="lab"), child_env(LAB_CELERY_MODE="stock")
-        with running_worker(app, commands["lab"], env=lab), running_worker(app, commands["stock"], env=stock), \
-                running_worker(app, commands["celery_defaults"], env=stock), \
-                running_worker(app, commands["lab_no_events"], env=lab), \
-                running_worker(app, commands["lab_task_log"], env=child_env(LAB_CELERY_MODE="lab", LAB_TASK_LOG="1")):
+        with (
+            running_worker(app, commands["lab"], env=lab),
+            running_worker(app, commands["stock"], env=stock),
+            running_worker(app, commands["celery_defaults"], env=stock),
+            running_worker(app, commands["lab_no_events"], env=lab),
+            running_worker(app, commands["lab_task_log"], env=child_env(LAB_CELERY_MODE="lab", LAB_TASK_LOG="1")),
+        ):
             for queue in queues.values():  # warm-up: imports, connections, first forks
                 run_noop_batch(app, queue, 200)
-            values = alternating(options.repeats, {side: functools.partial(run_noop_batch, app, queue, options.count)
-                                                   for side, queue in queues.items()})
+            values = alternating(
+                options.repeats,
+                {side: functools.partial(run_noop_batch, app, queue, options.count) for side, queue in queues.items()},
+            )
     med = {side: statistics.median(v) for side, v in values.items()}
     event_cost_us = (1 / med["lab"] - 1 / med["lab_no_events"]) * 1e6
-    report("noop", f"no-op end to end, prefork -c{c}, {options.count} tasks, median of {options.repeats}",
-           {"lab mode tasks/s": med["lab"], "stock mode tasks/s": med["stock"],
+    report(
+        "noop",
+        f"no-op end to end, prefork -c{c}, {options.count} tasks, median of {options.repeats}",
+        {
+            "lab mode tasks/s": med["lab"],
+            "stock mode tasks/s": med["stock"],
             "Celery defaults (stock, results on) tasks/s": med["celery_defaults"],
             "lab mode without -E tasks/s": med["lab_no_events"],
-            "lab mode with LAB_TASK_LOG=1 tasks/s": med["lab_task_log"], "all runs": values,
-            "task events cost per task, µs": event_cost_us},
-           {"lab mode / Celery defaults": (med["lab"] / med["celery_defaults"], ">= 1.3"),
+            "lab mode with LAB_TASK_LOG=1 tasks/s": med["lab_task_log"],
+            "all runs": values,
+            "task events cost per task, µs": event_cost_us,
+        },
+        {
+            "lab mode / Celery defaults": (med["lab"] / med["celery_defaults"], ">= 1.3"),
             "lab mode / stock mode": (med["lab"] / med["stock"], "reported"),
             "with events / without events": (med["lab"] / med["lab_no_events"], "reported"),
-            "lab mode / same with LAB_TASK_LOG=1": (med["lab"] / med["lab_task_log"], "reported")},
-           ["same worker arguments (-E, no mingle/gossip, -l INFO) on every side; only the mode, -A or -E differ",
-            "same producer (pipelined submit) for all; every task counted"])
+            "lab mode / same with LAB_TASK_LOG=1": (med["lab"] / med["lab_task_log"], "reported"),
+        },
+        [
+            "same worker arguments (-E, no mingle/gossip, -l INFO) on every side; only the mode, -A or -E differ",
+            "same producer (pipelined submit) for all; every task counted",
+        ],
+    )
 
 
 if __name__ == "__main__":

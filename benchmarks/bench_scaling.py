@@ -23,8 +23,9 @@ from benchmarks.common import lab_environment, report
 GOAL = 0.8
 
 
-def measure(pools: list[str], concurrency: dict[str, int], count: int, repeats: int, max_workers: int
-            ) -> tuple[dict[str, Any], dict[str, tuple[float, str]], list[str]]:
+def measure(
+    pools: list[str], concurrency: dict[str, int], count: int, repeats: int, max_workers: int
+) -> tuple[dict[str, Any], dict[str, tuple[float, str]], list[str]]:
     """Run the points (interleaved), then medians, efficiencies and what saturated."""
     from config.settings import get_settings
     from producer.batch.run import redis_clients
@@ -42,8 +43,11 @@ def measure(pools: list[str], concurrency: dict[str, int], count: int, repeats: 
             for k in ks:
                 point = run_point(app, settings, plan, concurrency[pool], k)
                 points[(pool, k)].append(point)
-                print(f"  {pool:<8} k={k}: {point['throughput']:,.0f} tasks/s, machine CPU "
-                      f"{point['machine_cpu_percent']:.0f}%, lost {point['lost']}", flush=True)
+                print(
+                    f"  {pool:<8} k={k}: {point['throughput']:,.0f} tasks/s, machine CPU "
+                    f"{point['machine_cpu_percent']:.0f}%, lost {point['lost']}",
+                    flush=True,
+                )
     redis_limit = statistics.median(redis_probe(broker) for _ in range(3))
     rows: dict[str, Any] = {"redis_probe_pairs_per_s": redis_limit, "count": count, "repeats": repeats}
     ratios: dict[str, tuple[float, str]] = {}
@@ -57,8 +61,16 @@ def measure(pools: list[str], concurrency: dict[str, int], count: int, repeats: 
             lost = sum(p["lost"] + p["failed"] for p in runs)
             lab_cores = statistics.median(p["lab_cores_used"] for p in runs)
             redis_cores = statistics.median(p["redis_cores_used"] for p in runs)
-            saturated = saturation({"throughput": tp, "machine_cpu_percent": cpu, "lab_cores_used": lab_cores,
-                                    "redis_cores_used": redis_cores}, redis_limit, os.cpu_count() or 1)
+            saturated = saturation(
+                {
+                    "throughput": tp,
+                    "machine_cpu_percent": cpu,
+                    "lab_cores_used": lab_cores,
+                    "redis_cores_used": redis_cores,
+                },
+                redis_limit,
+                os.cpu_count() or 1,
+            )
             rows[f"{pool} k={k} cores used by workers + Redis"] = lab_cores
             rows[f"{pool} k={k} Redis cores used"] = redis_cores
             rows[f"{pool} -c {concurrency[pool]} k={k} tasks/s"] = tp
@@ -73,11 +85,15 @@ def measure(pools: list[str], concurrency: dict[str, int], count: int, repeats: 
                 goal = f">= {GOAL}" if saturated == "none visible" else f"n/a ({saturated} saturated)"
                 ratios[f"{pool} efficiency k={k} (tp_k / (k × tp_1))"] = (efficiency, goal)
             if saturated != "none visible":
-                notes.append(f"{pool} k={k}: {saturated} saturated (machine CPU {cpu:.0f}%, workers + Redis "
-                             f"{lab_cores:.2f} cores, Redis {redis_cores:.2f} core; {tp:,.0f} tasks/s vs "
-                             f"Redis probe {redis_limit:,.0f}/s)")
-    notes.append(f"{os.cpu_count()} cores shared with other processes (load at the end: {os.getloadavg()[0]:.1f});"
-                 " the producer and Redis run on the same cores as the workers")
+                notes.append(
+                    f"{pool} k={k}: {saturated} saturated (machine CPU {cpu:.0f}%, workers + Redis "
+                    f"{lab_cores:.2f} cores, Redis {redis_cores:.2f} core; {tp:,.0f} tasks/s vs "
+                    f"Redis probe {redis_limit:,.0f}/s)"
+                )
+    notes.append(
+        f"{os.cpu_count()} cores shared with other processes (load at the end: {os.getloadavg()[0]:.1f});"
+        " the producer and Redis run on the same cores as the workers"
+    )
     return rows, ratios, notes
 
 
@@ -91,8 +107,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-workers", type=int, default=os.cpu_count() or 1)
     options = parser.parse_args(argv)
     pools = [p for p in options.pools.split(",") if p]
-    concurrency = {"threads": options.threads_concurrency, "prefork": os.cpu_count() or 1, "solo": 1,
-                   "gevent": options.threads_concurrency}
+    concurrency = {
+        "threads": options.threads_concurrency,
+        "prefork": os.cpu_count() or 1,
+        "solo": 1,
+        "gevent": options.threads_concurrency,
+    }
     with lab_environment():
         rows, ratios, notes = measure(pools, concurrency, options.count, options.repeats, max(1, options.max_workers))
     report("scaling", "Scale out: k worker processes on one queue vs k × one", rows, ratios, notes)

@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
         from worker.app import app
 
         def celery_cli(command: list[str]) -> list[str]:
-            return [*roles.CELERY_PROGRAM, *command[len(roles.LAB_WORKER_PROGRAM):]]
+            return [*roles.CELERY_PROGRAM, *command[len(roles.LAB_WORKER_PROGRAM) :]]
 
         def stock_default() -> list[str]:
             command = worker_command("prefork", 2, unique("q"), unique("stock"), app_module=STOCK_APP)
@@ -92,26 +92,43 @@ def main(argv: list[str] | None = None) -> None:
             "lab threads -c64": lambda: worker_command("threads", 64, unique("q"), unique("threads")),
             "lab solo": lambda: worker_command("solo", 1, unique("q"), unique("solo")),
             "lab threads -c64 via python -m celery": lambda: celery_cli(
-                worker_command("threads", 64, unique("q"), unique("threads"))),
+                worker_command("threads", 64, unique("q"), unique("threads"))
+            ),
             "Celery default start, prefork -c2": stock_default,
         }
         spawn_to_first_task(app, variants["lab solo"]())  # warm the file cache
-        values = alternating(options.repeats, {name: functools.partial(_run_made, spawn_to_first_task, app, make)
-                                               for name, make in variants.items()})
+        values = alternating(
+            options.repeats,
+            {name: functools.partial(_run_made, spawn_to_first_task, app, make) for name, make in variants.items()},
+        )
         pinged = {name: make for name, make in variants.items() if name.startswith(("lab prefork", "Celery"))}
-        ping = alternating(options.repeats, {name: functools.partial(_run_made, spawn_to_ping, app, make)
-                                             for name, make in pinged.items()})
+        ping = alternating(
+            options.repeats,
+            {name: functools.partial(_run_made, spawn_to_ping, app, make) for name, make in pinged.items()},
+        )
     med = {name: statistics.median(v) for name, v in values.items()}
-    report("spawn", f"worker spawn to ready (starts a queued task), seconds, median of {options.repeats}",
-           {**{f"{name} s": value for name, value in med.items()}, "all runs": values,
-            **{f"{name}: answers ping, s": statistics.median(v) for name, v in ping.items()}},
-           {"lab prefork -c2 spawn to ready, s": (med["lab prefork -c2"], "<= 0.5"),
+    report(
+        "spawn",
+        f"worker spawn to ready (starts a queued task), seconds, median of {options.repeats}",
+        {
+            **{f"{name} s": value for name, value in med.items()},
+            "all runs": values,
+            **{f"{name}: answers ping, s": statistics.median(v) for name, v in ping.items()},
+        },
+        {
+            "lab prefork -c2 spawn to ready, s": (med["lab prefork -c2"], "<= 0.5"),
             "lab threads -c64 spawn to ready, s": (med["lab threads -c64"], "<= 0.5"),
-            "Celery default / lab prefork -c2": (med["Celery default start, prefork -c2"] / med["lab prefork -c2"],
-                                                 "reported")},
-           ["mingle waits ~1 s for other workers' replies; the lab starts without it (and without gossip)",
+            "Celery default / lab prefork -c2": (
+                med["Celery default start, prefork -c2"] / med["lab prefork -c2"],
+                "reported",
+            ),
+        },
+        [
+            "mingle waits ~1 s for other workers' replies; the lab starts without it (and without gossip)",
             "ready = the worker starts a task queued before it was spawned; answering ping takes longer "
-            "(the remote-control reply path), see the 'answers ping' figures"])
+            "(the remote-control reply path), see the 'answers ping' figures",
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -57,8 +57,9 @@ def main(argv: list[str] | None = None) -> None:
 
         def stock_loop(queue: str, ignore_result: bool) -> None:
             for _ in range(count):
-                stock_app.noop.apply_async(kwargs={"size": 0, "enqueued": time.time()}, queue=queue,
-                                           ignore_result=ignore_result)
+                stock_app.noop.apply_async(
+                    kwargs={"size": 0, "enqueued": time.time()}, queue=queue, ignore_result=ignore_result
+                )
 
         submit_batch(app, args, 10, unique("warm"))  # imports, connection, registry
         stock_loop(unique("warm"), True)
@@ -69,25 +70,38 @@ def main(argv: list[str] | None = None) -> None:
 
         def redis_ceiling(queue: str) -> None:
             for start in range(0, count, CHUNK):
-                broker.lpush(queue, *payloads[start:start + CHUNK])
+                broker.lpush(queue, *payloads[start : start + CHUNK])
 
-        values = alternating(options.repeats, {
-            "stock apply_async loop (results ignored)": lambda: timed(lambda q: stock_loop(q, True)),
-            "stock apply_async loop (results on)": lambda: timed(lambda q: stock_loop(q, False)),
-            "lab send_task loop": lambda: timed(lambda q: submit_batch(app, args, count, q, pipelined=False)),
-            "producer submit (pipelined)": lambda: timed(lambda q: submit_batch(app, args, count, q)),
-            "Redis ceiling: LPUSH of the same bytes": lambda: timed(redis_ceiling),
-        })
+        values = alternating(
+            options.repeats,
+            {
+                "stock apply_async loop (results ignored)": lambda: timed(lambda q: stock_loop(q, True)),
+                "stock apply_async loop (results on)": lambda: timed(lambda q: stock_loop(q, False)),
+                "lab send_task loop": lambda: timed(lambda q: submit_batch(app, args, count, q, pipelined=False)),
+                "producer submit (pipelined)": lambda: timed(lambda q: submit_batch(app, args, count, q)),
+                "Redis ceiling: LPUSH of the same bytes": lambda: timed(redis_ceiling),
+            },
+        )
     med = {name: statistics.median(v) for name, v in values.items()}
     stock = med["stock apply_async loop (results ignored)"]
     fast = med["producer submit (pipelined)"]
-    report("submit", f"enqueue rate, {count} no-op tasks, tasks/s, median of {options.repeats}",
-           {**{f"{name} tasks/s": value for name, value in med.items()}, "all runs": values,
-            "message bytes": len(payloads[0])},
-           {"producer submit / stock apply_async loop": (fast / stock, ">= 7"),
-            "producer submit / Redis ceiling": (fast / med["Redis ceiling: LPUSH of the same bytes"], "reported")},
-           ["pipelined submit includes building every message and its task-sent event (task.multi per chunk)",
-            f"chunk = {CHUNK} messages per LPUSH round trip; every run counts the queued messages"])
+    report(
+        "submit",
+        f"enqueue rate, {count} no-op tasks, tasks/s, median of {options.repeats}",
+        {
+            **{f"{name} tasks/s": value for name, value in med.items()},
+            "all runs": values,
+            "message bytes": len(payloads[0]),
+        },
+        {
+            "producer submit / stock apply_async loop": (fast / stock, ">= 7"),
+            "producer submit / Redis ceiling": (fast / med["Redis ceiling: LPUSH of the same bytes"], "reported"),
+        },
+        [
+            "pipelined submit includes building every message and its task-sent event (task.multi per chunk)",
+            f"chunk = {CHUNK} messages per LPUSH round trip; every run counts the queued messages",
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -42,8 +42,15 @@ def lab_environment(**extra: str) -> Iterator[RedisProcess]:
     tmp = Path(tempfile.mkdtemp(prefix="lab-bench-"))
     server = start_redis_server(free_port(), tmp / "redis")
     base = server.url.rsplit("/", 1)[0]
-    os.environ.update({"LAB_BROKER_URL": f"{base}/0", "LAB_RESULT_BACKEND": f"{base}/1",
-                       "LAB_TARGET_PORT": str(free_port()), "LAB_STATE_DIR": str(tmp / "state"), **extra})
+    os.environ.update(
+        {
+            "LAB_BROKER_URL": f"{base}/0",
+            "LAB_RESULT_BACKEND": f"{base}/1",
+            "LAB_TARGET_PORT": str(free_port()),
+            "LAB_STATE_DIR": str(tmp / "state"),
+            **extra,
+        }
+    )
     try:
         yield server
     finally:
@@ -56,8 +63,16 @@ def child_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **extra}
 
 
-def worker_command(pool: str, concurrency: int, queue: str, name: str, *, app_module: str = LAB_APP,
-                   events: bool = True, mode: CeleryMode | None = None) -> list[str]:
+def worker_command(
+    pool: str,
+    concurrency: int,
+    queue: str,
+    name: str,
+    *,
+    app_module: str = LAB_APP,
+    events: bool = True,
+    mode: CeleryMode | None = None,
+) -> list[str]:
     """The lab's own worker command line (``fleet.worker_launch``), optionally with another ``-A`` or no ``-E``;
     ``mode`` picks the program (stock: ``celery``), else this process's ``LAB_CELERY_MODE``."""
     from config.settings import get_settings
@@ -88,8 +103,9 @@ def running_worker(app: Any, command: list[str], *, env: dict[str, str] | None =
     stopped by PID on exit."""
     name = command[command.index("-n") + 1]
     base = name.split("@", 1)[0]
-    launch = fleet.WorkerLaunch(f"bench-{base}", command, env or child_env(), LOG_DIR / f"{base}.log",
-                                name.replace("%h", socket.gethostname()))
+    launch = fleet.WorkerLaunch(
+        f"bench-{base}", command, env or child_env(), LOG_DIR / f"{base}.log", name.replace("%h", socket.gethostname())
+    )
     children = fleet.start_launches(app, [launch], 60.0)
     try:
         yield children[0], launch.node
@@ -117,13 +133,18 @@ def alternating(repeats: int, sides: dict[str, Callable[[], float]]) -> dict[str
     return values
 
 
-def report(name: str, title: str, rows: dict[str, Any], ratios: dict[str, tuple[float, str]],
-           notes: list[str] | None = None) -> dict[str, Any]:
+def report(
+    name: str, title: str, rows: dict[str, Any], ratios: dict[str, tuple[float, str]], notes: list[str] | None = None
+) -> dict[str, Any]:
     """Print the figures and ratios (with goal and verdict) and write ``benchmarks/results/<name>.json``."""
     record: dict[str, Any] = {
-        "benchmark": name, "title": title, "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "benchmark": name,
+        "title": title,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "load_1m": os.getloadavg()[0]},
-        "figures": rows, "ratios": {}, "notes": notes or [],
+        "figures": rows,
+        "ratios": {},
+        "notes": notes or [],
     }
     print(f"\n== {title} ==")
     for key, value in rows.items():
@@ -161,14 +182,25 @@ def _meets(value: float, goal: str) -> bool | None:
 @contextlib.contextmanager
 def running_target(port: int) -> Iterator[Child]:
     """The latency target on 127.0.0.1:``port``, answering /healthz on entry; stopped by PID on exit."""
-    with processes.running_service("bench-target", processes.latency_target_command(port),
-                                   LOG_DIR / f"target-{port}.log", child_env(),
-                                   f"http://127.0.0.1:{port}/healthz") as child:
+    with processes.running_service(
+        "bench-target",
+        processes.latency_target_command(port),
+        LOG_DIR / f"target-{port}.log",
+        child_env(),
+        f"http://127.0.0.1:{port}/healthz",
+    ) as child:
         yield child
 
 
-def run_batch_rate(app: Any, workload: str, size: int, count: int, queue: str, url: str = "",
-                   records_out: list[dict[str, Any]] | None = None) -> float:
+def run_batch_rate(
+    app: Any,
+    workload: str,
+    size: int,
+    count: int,
+    queue: str,
+    url: str = "",
+    records_out: list[dict[str, Any]] | None = None,
+) -> float:
     """Submit ``count`` tasks, wait for all, return tasks/s (last finish − first enqueue); raise if any is missing.
 
     The task records (timings) are appended to ``records_out`` when given.
@@ -183,8 +215,10 @@ def run_batch_rate(app: Any, workload: str, size: int, count: int, queue: str, u
     batch = submit_batch(app, WorkloadArgs(workload, size, url), count, queue)
     collected = collect_results(backend, batch.task_ids, timeout_s=300, broker=broker, queue=queue)
     if len(collected.records) != count or collected.failures or collected.lost:
-        raise RuntimeError(f"{queue}: {len(collected.records)} of {count} done, failures {len(collected.failures)}, "
-                           f"lost {len(collected.lost)}: {list(collected.failures.values())[:1]}")
+        raise RuntimeError(
+            f"{queue}: {len(collected.records)} of {count} done, failures {len(collected.failures)}, "
+            f"lost {len(collected.lost)}: {list(collected.failures.values())[:1]}"
+        )
     first = min(record["enqueued"] for record in collected.records)
     last = max(record["finished"] for record in collected.records)
     backend.delete(*[f"celery-task-meta-{task_id}" for task_id in batch.task_ids])

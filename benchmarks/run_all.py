@@ -68,8 +68,12 @@ def _summary(selected: list[str], timings: dict[str, float], total_s: float, cra
             print(f"  {module:14} {name:55} {ratio['value']:>9.2f}  goal {ratio['goal']:>9}  {verdict}")
     for module in crashed:
         print(f"  {module}: CRASHED (see its output above)")
-    return {"total_s": round(total_s, 1), "timings_s": {k: round(v, 1) for k, v in timings.items()},
-            "ratios": rows, "crashed": crashed}
+    return {
+        "total_s": round(total_s, 1),
+        "timings_s": {k: round(v, 1) for k, v in timings.items()},
+        "ratios": rows,
+        "crashed": crashed,
+    }
 
 
 if __name__ == "__main__":

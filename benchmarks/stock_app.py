@@ -29,5 +29,6 @@ def noop(self: Task, size: int = 0, enqueued: float | None = None) -> dict[str, 
 @app.task(name="lab.cpu", bind=True)
 def cpu(self: Task, size: int, enqueued: float | None = None) -> dict[str, Any]:
     """Pure-Python product loop (GIL held)."""
-    return timed_run(lambda: workloads.cpu(size), workload="cpu", hostname=self.request.hostname or "",
-                     enqueued=enqueued)
+    return timed_run(
+        lambda: workloads.cpu(size), workload="cpu", hostname=self.request.hostname or "", enqueued=enqueued
+    )

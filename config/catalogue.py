@@ -205,6 +205,8 @@ def default_pools(available: Callable[[Pool], bool] = lambda _: True) -> list[st
     return [p.name for p in POOLS.values() if p.in_default_compare and available(p)]
 
 
+# One entry per pool and per workload; kept in table form (one entry, one block) for reading.
+# fmt: off
 add_pool(Pool("prefork", "one child process per slot, forked from the worker", "prefork", _cpu_slots,
               "one process per core (LAB_CPU_CONCURRENCY, 0 = cores): more processes only share the cores",
               gil_per_process=False, process_per_slot=True, tasks_on_main_thread=True, colour="#1f77b4"))
@@ -244,6 +246,7 @@ add_workload(Workload("io_sleep", "worker.workloads:io_sleep", "time.sleep (pure
 add_workload(Workload("noop", "worker.workloads:noop", "nothing: the queue's own cost per task", "unused (0)", 0,
                       None, "overhead", releases_gil=False, default_pool="prefork", arguments=(),
                       in_default_compare=False))
+# fmt: on
 
 
 def load_extensions(modules: str) -> None:

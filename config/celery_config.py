@@ -28,8 +28,10 @@ def build_celery_config(settings: LabSettings) -> dict[str, Any]:
     visibility = {"visibility_timeout": settings.visibility_timeout_s}
     # kombu sweeps for expired unacked messages only every interval × throttle seconds (10 × 10 by
     # default): a short visibility timeout would still wait ~100 s. Sweep every visibility/5 s (1..10 s).
-    restore = {"unacked_restore_interval": max(1, min(10, settings.visibility_timeout_s // 5)),
-               "unacked_restore_throttle": 1}
+    restore = {
+        "unacked_restore_interval": max(1, min(10, settings.visibility_timeout_s // 5)),
+        "unacked_restore_throttle": 1,
+    }
     return {
         "broker_url": settings.broker_url,
         # The lab mode's transport and consumer (config/celery_mode.py); none of them in stock mode.
@@ -46,11 +48,14 @@ def build_celery_config(settings: LabSettings) -> dict[str, Any]:
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": settings.prefetch_multiplier,
         # Celery reads the Redis visibility timeout from all three places (Celery #4984/#7924).
-        "broker_transport_options": {**visibility, **restore,
-                                     "socket_connect_timeout": settings.broker_connect_timeout_s,
-                                     # kombu's default pool of 10: gevent greenlets acking at once ran out
-                                     # ("Couldn't ack … MaxConnectionsError", then the worker stalled).
-                                     "max_connections": settings.broker_max_connections},
+        "broker_transport_options": {
+            **visibility,
+            **restore,
+            "socket_connect_timeout": settings.broker_connect_timeout_s,
+            # kombu's default pool of 10: gevent greenlets acking at once ran out
+            # ("Couldn't ack … MaxConnectionsError", then the worker stalled).
+            "max_connections": settings.broker_max_connections,
+        },
         "result_backend_transport_options": dict(visibility),
         "visibility_timeout": settings.visibility_timeout_s,
         "result_expires": settings.result_expires_s,

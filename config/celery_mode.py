@@ -77,8 +77,10 @@ def untested_versions(settings: LabSettings) -> str | None:
         return None
     have = ", ".join(f"{name} {installed[name]}" for name in tested)
     want = ", ".join(f"{name} {minor}.x" for name, minor in tested.items())
-    return (f"the lab mode was tested on {want}, this is {have}: install those or set LAB_CELERY_MODE=stock "
-            "(plain Celery and kombu) to run anyway")
+    return (
+        f"the lab mode was tested on {want}, this is {have}: install those or set LAB_CELERY_MODE=stock "
+        "(plain Celery and kombu) to run anyway"
+    )
 
 
 def check_tested_versions(settings: LabSettings) -> None:
@@ -93,5 +95,11 @@ def describe_mode(settings: LabSettings) -> dict[str, Any]:
     changes: list[str] = []
     if settings.celery_mode == "lab":
         changes = [*(TRANSPORT_CHANGES if uses_lab_transport(settings) else ()), *CONSUMER_CHANGES]
-    return {"mode": settings.celery_mode, "changes": changes, "python": platform.python_version(),
-            "celery": _installed("celery"), "kombu": _installed("kombu"), "redis_py": _installed("redis")}
+    return {
+        "mode": settings.celery_mode,
+        "changes": changes,
+        "python": platform.python_version(),
+        "celery": _installed("celery"),
+        "kombu": _installed("kombu"),
+        "redis_py": _installed("redis"),
+    }

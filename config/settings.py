@@ -22,8 +22,11 @@ class LabSettings(BaseSettings):
     broker_url: str = "redis://127.0.0.1:6379/0"
     result_backend: str = "redis://127.0.0.1:6379/1"
 
-    catalogue_extensions: str = Field("", description="comma-separated modules that add workloads or pools to "
-                                      "config/catalogue.py when imported (loaded by workers and the producer)")
+    catalogue_extensions: str = Field(
+        "",
+        description="comma-separated modules that add workloads or pools to "
+        "config/catalogue.py when imported (loaded by workers and the producer)",
+    )
     cpu_concurrency: int = Field(0, ge=0, description="0 = number of cores")
     io_concurrency: int = Field(64, ge=1)
     prefetch_multiplier: int = Field(4, ge=1)
@@ -48,15 +51,24 @@ class LabSettings(BaseSettings):
     publish_retries: int = Field(5, ge=0)
     task_events: bool = True
     celery_mode: CeleryMode = Field(
-        "lab", description="stock: plain Celery and kombu; lab: the lab's Redis transport and consumer "
-        "(guards and speed-ups, worker/lab_transport.py, worker/lab_consumer.py; see config/celery_mode.py)")
-    lab_mode_tested: str = Field("", description="Celery/kombu minors the lab mode accepts, e.g. "
-                                 "'celery=5.7,kombu=5.7' (empty = the tested ones in config/celery_mode.py)")
+        "lab",
+        description="stock: plain Celery and kombu; lab: the lab's Redis transport and consumer "
+        "(guards and speed-ups, worker/lab_transport.py, worker/lab_consumer.py; see config/celery_mode.py)",
+    )
+    lab_mode_tested: str = Field(
+        "",
+        description="Celery/kombu minors the lab mode accepts, e.g. "
+        "'celery=5.7,kombu=5.7' (empty = the tested ones in config/celery_mode.py)",
+    )
     task_log: bool = Field(False, description="Celery's per-task INFO lines (received, succeeded) in worker logs")
     execution_log: bool = Field(False, description="record every task execution in Redis (fault tests)")
     republish_rounds: int = Field(1, ge=0, description="re-publish tasks the broker provably lost (0 = never)")
-    outage_retry_s: float = Field(60.0, ge=0, description="seconds the producer keeps retrying through a broker "
-                                  "or result-backend outage (publishing, collecting, recovery, watch)")
+    outage_retry_s: float = Field(
+        60.0,
+        ge=0,
+        description="seconds the producer keeps retrying through a broker "
+        "or result-backend outage (publishing, collecting, recovery, watch)",
+    )
 
     flower_host: str = "127.0.0.1"
     flower_port: int = Field(5555, ge=1, le=65535)
@@ -67,13 +79,23 @@ class LabSettings(BaseSettings):
     results_dir: Path = Path("results")
     freethreaded_python: str = ""
     pool_label: str = Field("", description="overrides the pool name results report, e.g. threads_nogil")
-    freethreaded_venv: Path = Field(Path.home() / ".cache" / "concurrency-lab" / "venv-3.13t",
-                                    description="where `make freethreaded` puts its venv (auto-detected)")
-    consumer_ceiling_tps: float = Field(600.0, gt=0, description="one worker process's consumer ceiling "
-                                        "(tasks/s; measured 500–800 here, see `producer sweep --workers`)")
+    freethreaded_venv: Path = Field(
+        Path.home() / ".cache" / "concurrency-lab" / "venv-3.13t",
+        description="where `make freethreaded` puts its venv (auto-detected)",
+    )
+    consumer_ceiling_tps: float = Field(
+        600.0,
+        gt=0,
+        description="one worker process's consumer ceiling "
+        "(tasks/s; measured 500–800 here, see `producer sweep --workers`)",
+    )
     worker_ready_timeout_s: float = Field(60.0, gt=0)
-    broker_max_connections: int = Field(512, ge=10, description="Redis connections per worker channel pool "
-                                        "(opened on demand; kombu's default 10 is too few for gevent -c 64)")
+    broker_max_connections: int = Field(
+        512,
+        ge=10,
+        description="Redis connections per worker channel pool "
+        "(opened on demand; kombu's default 10 is too few for gevent -c 64)",
+    )
 
     @field_validator("cpu_hard_time_limit_s")
     @classmethod

@@ -16,11 +16,31 @@ def sum_squares(n: int) -> dict[str, Any]:
     return {"sum": sum(i * i for i in range(n)) % 1_000_003}
 
 
-catalogue.add_pool(catalogue.Pool(
-    "threads4", "the threads pool with four threads", "threads", lambda _: 4,
-    "4 threads: a small threads pool", gil_per_process=True, process_per_slot=False,
-    tasks_on_main_thread=False, colour="#9467bd", in_default_compare=False))
-catalogue.add_workload(catalogue.Workload(
-    "sum_squares", "tests.catalogue_extension:sum_squares", "sum of squares in pure Python (GIL held)",
-    "number of squares summed", 20_000, "max_cpu_size", "cpu", releases_gil=False, default_pool="threads4",
-    in_default_compare=False))
+catalogue.add_pool(
+    catalogue.Pool(
+        "threads4",
+        "the threads pool with four threads",
+        "threads",
+        lambda _: 4,
+        "4 threads: a small threads pool",
+        gil_per_process=True,
+        process_per_slot=False,
+        tasks_on_main_thread=False,
+        colour="#9467bd",
+        in_default_compare=False,
+    )
+)
+catalogue.add_workload(
+    catalogue.Workload(
+        "sum_squares",
+        "tests.catalogue_extension:sum_squares",
+        "sum of squares in pure Python (GIL held)",
+        "number of squares summed",
+        20_000,
+        "max_cpu_size",
+        "cpu",
+        releases_gil=False,
+        default_pool="threads4",
+        in_default_compare=False,
+    )
+)

@@ -52,8 +52,9 @@ def host_index_env() -> dict[str, str]:
     for key, var in (("global.index-url", "PIP_INDEX_URL"), ("global.extra-index-url", "PIP_EXTRA_INDEX_URL")):
         value = os.environ.get(var, "")
         if not value:
-            done = subprocess.run([sys.executable, "-m", "pip", "config", "get", key], capture_output=True,
-                                  text=True, timeout=60)
+            done = subprocess.run(
+                [sys.executable, "-m", "pip", "config", "get", key], capture_output=True, text=True, timeout=60
+            )
             value = done.stdout.strip() if done.returncode == 0 else ""
         urls = [url for url in value.split() if url.startswith(("http://", "https://"))]
         if urls:
@@ -68,8 +69,15 @@ def compose_env(**values: str) -> dict[str, str]:
     return env
 
 
-def compose(args: list[str], env: dict[str, str], env_file: Path, *, project: str | None = None,
-            timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
+def compose(
+    args: list[str],
+    env: dict[str, str],
+    env_file: Path,
+    *,
+    project: str | None = None,
+    timeout: float = 120,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
     """Run compose on the lab's file with ``env`` and ``env_file``; raise with its output when it fails."""
     program = compose_program()
     if program is None:

@@ -30,16 +30,18 @@ def pytest_configure(config: pytest.Config) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="lab-tests-"))
     server = start_redis_server(free_port(), tmp / "redis")
     base = server.url.rsplit("/", 1)[0]
-    os.environ.update({
-        "LAB_BROKER_URL": f"{base}/0",
-        "LAB_RESULT_BACKEND": f"{base}/1",
-        "LAB_TARGET_PORT": str(free_port()),
-        "LAB_FLOWER_PORT": str(free_port()),
-        "LAB_STATE_DIR": str(tmp / "state"),
-        "LAB_RESULTS_DIR": str(tmp / "results"),
-        "LAB_CPU_CONCURRENCY": "2",
-        "LAB_IO_CONCURRENCY": "16",
-    })
+    os.environ.update(
+        {
+            "LAB_BROKER_URL": f"{base}/0",
+            "LAB_RESULT_BACKEND": f"{base}/1",
+            "LAB_TARGET_PORT": str(free_port()),
+            "LAB_FLOWER_PORT": str(free_port()),
+            "LAB_STATE_DIR": str(tmp / "state"),
+            "LAB_RESULTS_DIR": str(tmp / "results"),
+            "LAB_CPU_CONCURRENCY": "2",
+            "LAB_IO_CONCURRENCY": "16",
+        }
+    )
     os.environ.pop("LAB_FLOWER_PASSWORD", None)
     _session.update(server=server, tmp=tmp)
 

@@ -16,8 +16,9 @@ _updated = False
 
 def _apt(*args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    return subprocess.run(["apt-get", "-o", "DPkg::Lock::Timeout=600", *args], capture_output=True, text=True,
-                          env=env, timeout=840)
+    return subprocess.run(
+        ["apt-get", "-o", "DPkg::Lock::Timeout=600", *args], capture_output=True, text=True, env=env, timeout=840
+    )
 
 
 def ensure_packages(files: dict[Path, str]) -> str | None:

@@ -53,8 +53,9 @@ class FaultRedis:
 
     def start(self) -> None:
         """Start (or restart) the server on the same port and data directory (AOF is replayed)."""
-        self.process = start_redis_server(self.port, self.data_dir, appendonly=self.appendonly,
-                                          password=self.password, wait_s=30)
+        self.process = start_redis_server(
+            self.port, self.data_dir, appendonly=self.appendonly, password=self.password, wait_s=30
+        )
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         """Stop the server by its PID (SIGKILL = crash, SIGTERM = clean shutdown) and wait for it."""
@@ -80,8 +81,12 @@ def fault_redis(data_dir: Path, *, appendonly: bool = False, password: str = "")
 
 def fault_settings(server: FaultRedis, **overrides: Any) -> LabSettings:
     """Settings for ``server`` (broker db 0, results db 1) with the execution log on; lab mode unless overridden."""
-    values: dict[str, Any] = {"broker_url": server.url(0), "result_backend": server.url(1),
-                              "execution_log": True, **overrides}
+    values: dict[str, Any] = {
+        "broker_url": server.url(0),
+        "result_backend": server.url(1),
+        "execution_log": True,
+        **overrides,
+    }
     return LabSettings(**values)
 
 
@@ -94,14 +99,18 @@ def fault_app(settings: LabSettings) -> Celery:
 
 def worker_env(settings: LabSettings, **extra: str) -> dict[str, str]:
     """The environment of a worker that must see ``settings`` (only the fields that differ matter)."""
-    env = {f"LAB_{name.upper()}": str(value) for name, value in settings.model_dump().items()
-           if isinstance(value, str | int | float | bool) and not isinstance(value, Path)}
+    env = {
+        f"LAB_{name.upper()}": str(value)
+        for name, value in settings.model_dump().items()
+        if isinstance(value, str | int | float | bool) and not isinstance(value, Path)
+    }
     return child_env(**env, **extra)
 
 
 @contextlib.contextmanager
-def fault_worker(app: Celery, settings: LabSettings, pool: str, concurrency: int, queue: str, *,
-                 label: str, **extra_env: str) -> Iterator[tuple[Any, str]]:
+def fault_worker(
+    app: Celery, settings: LabSettings, pool: str, concurrency: int, queue: str, *, label: str, **extra_env: str
+) -> Iterator[tuple[Any, str]]:
     """A real worker for ``settings``; its log file name is unique so tests can read their own lines."""
     name = f"{label}-{uuid.uuid4().hex[:6]}"
     with running_worker(app, pool, concurrency, queue, name=name, env=worker_env(settings, **extra_env)) as worker:
@@ -147,19 +156,36 @@ class FaultCounts:
 
     def line(self) -> str:
         """One line for the test log and the README."""
-        return (f"[{self.mode}] {self.fault}: submitted {self.submitted}, completed {self.completed}, "
-                f"failed {self.failed}, lost {self.lost}, duplicated {self.duplicated}, re-run {self.rerun}, "
-                f"re-published {self.republished}")
+        return (
+            f"[{self.mode}] {self.fault}: submitted {self.submitted}, completed {self.completed}, "
+            f"failed {self.failed}, lost {self.lost}, duplicated {self.duplicated}, re-run {self.rerun}, "
+            f"re-published {self.republished}"
+        )
 
 
-def count_outcome(fault: str, batch: Batch | list[str], collected: Collected, backend: redis.Redis,
-                  republished: int = 0, mode: str = "lab") -> tuple[FaultCounts, ExecutionTally]:
+def count_outcome(
+    fault: str,
+    batch: Batch | list[str],
+    collected: Collected,
+    backend: redis.Redis,
+    republished: int = 0,
+    mode: str = "lab",
+) -> tuple[FaultCounts, ExecutionTally]:
     """Counts for a batch from its collected results and the execution log; recorded in ``COUNTS_FILE``."""
     task_ids = batch.task_ids if isinstance(batch, Batch) else batch
     executions = tally(read_events(backend), task_ids)
-    counts = FaultCounts(fault, len(task_ids), len(collected.records), len(collected.failures),
-                         len(collected.lost), len(executions.duplicated), len(executions.rerun),
-                         executions.extra_executions, republished, mode)
+    counts = FaultCounts(
+        fault,
+        len(task_ids),
+        len(collected.records),
+        len(collected.failures),
+        len(collected.lost),
+        len(executions.duplicated),
+        len(executions.rerun),
+        executions.extra_executions,
+        republished,
+        mode,
+    )
     COUNTS_FILE.parent.mkdir(parents=True, exist_ok=True)
     with COUNTS_FILE.open("a") as out:
         out.write(json.dumps({**asdict(counts), "lost_ids": collected.lost, "at": time.time()}) + "\n")
@@ -167,8 +193,15 @@ def count_outcome(fault: str, batch: Batch | list[str], collected: Collected, ba
     return counts, executions
 
 
-def collect(backend: redis.Redis, broker: redis.Redis, task_ids: list[str], queue: str,
-            timeout_s: float = 180, idle_grace_s: float = 20) -> Collected:
+def collect(
+    backend: redis.Redis,
+    broker: redis.Redis,
+    task_ids: list[str],
+    queue: str,
+    timeout_s: float = 180,
+    idle_grace_s: float = 20,
+) -> Collected:
     """Collect with a generous deadline; the idle rule stays on so a truly lost task ends the wait."""
-    return collect_results(backend, task_ids, timeout_s=timeout_s, broker=broker, queue=queue,
-                           idle_grace_s=idle_grace_s)
+    return collect_results(
+        backend, task_ids, timeout_s=timeout_s, broker=broker, queue=queue, idle_grace_s=idle_grace_s
+    )

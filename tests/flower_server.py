@@ -30,8 +30,7 @@ class FlowerServer:
 
     def get(self, path: str, auth: bool = True) -> requests.Response:
         """GET ``path`` with (or without) the basic-auth credentials."""
-        return requests.get(self.url + path.lstrip("/"), auth=(self.user, self.password) if auth else None,
-                            timeout=10)
+        return requests.get(self.url + path.lstrip("/"), auth=(self.user, self.password) if auth else None, timeout=10)
 
     def workers(self) -> dict[str, dict[str, Any]]:
         """The data behind Flower's workers table, by worker name."""
@@ -46,8 +45,14 @@ def flower(settings: Any) -> Iterator[FlowerServer]:
     local = settings.model_copy(update={"flower_host": "127.0.0.1", "flower_port": port})
     command = [*roles.CELERY_PROGRAM, *roles.flower_args(local)]
     server = FlowerServer(f"http://127.0.0.1:{port}/", USER, password, port)
-    with processes.running_service("flower-test", command, LOG_DIR / f"flower-{port}.log",
-                                   flower_env(child_env(), USER, password), f"{server.url}healthcheck", 60):
+    with processes.running_service(
+        "flower-test",
+        command,
+        LOG_DIR / f"flower-{port}.log",
+        flower_env(child_env(), USER, password),
+        f"{server.url}healthcheck",
+        60,
+    ):
         yield server
 
 

@@ -27,9 +27,17 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def running_worker(app: Any, pool: str, concurrency: int, queue: str, *, name: str | None = None,
-                   extra_args: list[str] | None = None, env: dict[str, str] | None = None,
-                   python: str | None = None) -> Iterator[tuple[Child, str]]:
+def running_worker(
+    app: Any,
+    pool: str,
+    concurrency: int,
+    queue: str,
+    *,
+    name: str | None = None,
+    extra_args: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    python: str | None = None,
+) -> Iterator[tuple[Child, str]]:
     """A real Celery worker subprocess (``fleet.spawn_workers``), answering ping on entry, stopped by PID on exit.
 
     The worker's own ``LAB_CELERY_MODE`` (in ``env``) picks its program (stock: ``celery``; lab: fast_start).
@@ -37,16 +45,29 @@ def running_worker(app: Any, pool: str, concurrency: int, queue: str, *, name: s
     from config.settings import get_settings
 
     base = name or f"{pool}-{uuid.uuid4().hex[:6]}"
-    with fleet.running_workers(app, get_settings(), pool, concurrency, queue, names=[base],
-                               extra_args=extra_args or [], env=env or child_env(), python=python,
-                               log_dir=LOG_DIR) as workers:
+    with fleet.running_workers(
+        app,
+        get_settings(),
+        pool,
+        concurrency,
+        queue,
+        names=[base],
+        extra_args=extra_args or [],
+        env=env or child_env(),
+        python=python,
+        log_dir=LOG_DIR,
+    ) as workers:
         yield workers.children[0], workers.nodes[0]
 
 
 @contextlib.contextmanager
 def running_target(port: int) -> Iterator[Child]:
     """The latency target on 127.0.0.1:``port``, answering /healthz on entry; stopped by PID on exit."""
-    with processes.running_service("target", processes.latency_target_command(port),
-                                   LOG_DIR / f"target-{port}.log", child_env(),
-                                   f"http://127.0.0.1:{port}/healthz") as child:
+    with processes.running_service(
+        "target",
+        processes.latency_target_command(port),
+        LOG_DIR / f"target-{port}.log",
+        child_env(),
+        f"http://127.0.0.1:{port}/healthz",
+    ) as child:
         yield child

@@ -55,8 +55,9 @@ def _envelope_template(app: Any, broker: redis.Redis, queue: str) -> dict[str, A
     return template  # type: ignore[no-any-return]
 
 
-def _envelope(template: dict[str, Any], task_id: str, body: bytes, content_type: str = "application/json",
-              task: str = "lab.noop") -> str:
+def _envelope(
+    template: dict[str, Any], task_id: str, body: bytes, content_type: str = "application/json", task: str = "lab.noop"
+) -> str:
     message = copy.deepcopy(template)
     message["headers"].update(id=task_id, task=task)
     message["properties"].update(correlation_id=task_id, delivery_tag=f"{task_id}-tag")
@@ -71,23 +72,34 @@ def _bad_entries(template: dict[str, Any], marker: Path) -> dict[str, tuple[str,
     return {
         "not JSON": ("this is not json {", "malformed message in queue"),
         "JSON, not an envelope": ('{"hello": "world"}', "no properties.delivery_tag"),
-        "pickle body": (_envelope(template, "bad-pickle", payload, "application/x-python-serialize"),
-                        "Refusing to deserialize untrusted content of type pickle"),
-        "yaml body": (_envelope(template, "bad-yaml", b"size: 1", "application/x-yaml"),
-                      "Refusing to deserialize untrusted content of type yaml"),
+        "pickle body": (
+            _envelope(template, "bad-pickle", payload, "application/x-python-serialize"),
+            "Refusing to deserialize untrusted content of type pickle",
+        ),
+        "yaml body": (
+            _envelope(template, "bad-yaml", b"size: 1", "application/x-yaml"),
+            "Refusing to deserialize untrusted content of type yaml",
+        ),
         "body not JSON": (_envelope(template, "bad-json", b"{not json"), "Can't decode message body"),
-        "body of the wrong shape": (_envelope(template, "bad-shape", b"[1, 2]"),
-                                    "Received invalid task message: not enough values to unpack"),
-        "integer beyond 4300 digits": (_envelope(template, "bad-bigint", f'[[], {{"size": {"9" * 5000}}}, {{}}]'
-                                                 .encode()), "Exceeds the limit (4300 digits)"),
-        "unknown task": (_envelope(template, "bad-unknown", GOOD_BODY.encode(), task="lab.no_such_task"),
-                         "Received unregistered task of type 'lab.no_such_task'"),
+        "body of the wrong shape": (
+            _envelope(template, "bad-shape", b"[1, 2]"),
+            "Received invalid task message: not enough values to unpack",
+        ),
+        "integer beyond 4300 digits": (
+            _envelope(template, "bad-bigint", f'[[], {{"size": {"9" * 5000}}}, {{}}]'.encode()),
+            "Exceeds the limit (4300 digits)",
+        ),
+        "unknown task": (
+            _envelope(template, "bad-unknown", GOOD_BODY.encode(), task="lab.no_such_task"),
+            "Received unregistered task of type 'lab.no_such_task'",
+        ),
     }
 
 
 @pytest.mark.parametrize("pool", ["prefork", "threads"])
 def test_in_lab_mode_bad_queue_entries_are_refused_logged_and_the_worker_serves_the_next_task(
-        server: FaultRedis, tmp_path: Path, pool: str) -> None:
+    server: FaultRedis, tmp_path: Path, pool: str
+) -> None:
     settings = fault_settings(server, execution_log=False, celery_mode="lab")
     app = fault_app(settings)
     broker, backend = redis_clients(settings)
@@ -154,8 +166,18 @@ def test_bad_and_oversized_arguments_are_refused_by_the_task_with_a_short_reason
 
 
 def test_the_producer_refuses_an_oversized_url_before_sending() -> None:
-    command = [sys.executable, "-m", "producer", "submit", "--workload", "io_http", "--count", "1",
-               "--url", "http://127.0.0.1/" + "a" * 5000]
+    command = [
+        sys.executable,
+        "-m",
+        "producer",
+        "submit",
+        "--workload",
+        "io_http",
+        "--count",
+        "1",
+        "--url",
+        "http://127.0.0.1/" + "a" * 5000,
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=child_env(), cwd=ROOT)
     assert result.returncode == 2
     assert result.stderr.strip() == "producer: error: url is 5017 bytes, above the cap 4096"

@@ -41,8 +41,10 @@ def test_unknown_names_fail_loudly() -> None:
 def test_an_extension_that_cannot_be_imported_is_one_line() -> None:
     result = producer("-h", LAB_CATALOGUE_EXTENSIONS="no_such_module_here")
     assert result.returncode == 2
-    assert result.stderr.strip() == ("producer: error: LAB_CATALOGUE_EXTENSIONS: cannot import "
-                                     "'no_such_module_here': No module named 'no_such_module_here'")
+    assert result.stderr.strip() == (
+        "producer: error: LAB_CATALOGUE_EXTENSIONS: cannot import "
+        "'no_such_module_here': No module named 'no_such_module_here'"
+    )
 
 
 def test_extension_entries_show_in_help_and_choices() -> None:
@@ -54,10 +56,25 @@ def test_extension_entries_show_in_help_and_choices() -> None:
 
 
 def test_a_workload_and_a_pool_added_through_the_catalogue_run_in_compare_and_the_report(
-        both_workers: dict[str, str], tmp_path: Path) -> None:
-    result = producer("compare", "--workloads", "sum_squares,noop", "--pools", "threads4,solo", "--count", "4",
-                      "--repeat", "1", "--sizes", "sum_squares=2000", "--no-baselines", timeout=240,
-                      LAB_RESULTS_DIR=str(tmp_path), **EXTENSION)
+    both_workers: dict[str, str], tmp_path: Path
+) -> None:
+    result = producer(
+        "compare",
+        "--workloads",
+        "sum_squares,noop",
+        "--pools",
+        "threads4,solo",
+        "--count",
+        "4",
+        "--repeat",
+        "1",
+        "--sizes",
+        "sum_squares=2000",
+        "--no-baselines",
+        timeout=240,
+        LAB_RESULTS_DIR=str(tmp_path),
+        **EXTENSION,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "sum_squares" in result.stdout and "threads4" in result.stdout  # the table
     [path] = sorted(tmp_path.glob("compare-*.json"))
@@ -67,8 +84,12 @@ def test_a_workload_and_a_pool_added_through_the_catalogue_run_in_compare_and_th
     assert record["pools"]["threads4"]["concurrency_rule"] == "4 threads: a small threads pool"
     cells = {(c["workload"], c["pool"]): c for c in record["cells"]}
     assert (cells[("sum_squares", "threads4")]["completed"], cells[("sum_squares", "threads4")]["lost"]) == (4, 0)
-    assert cells[("sum_squares", "threads4")]["bottleneck"]["name"] in ("GIL: 1 core/process", "cores",
-                                                                        "consumer ceiling", "overhead")
+    assert cells[("sum_squares", "threads4")]["bottleneck"]["name"] in (
+        "GIL: 1 core/process",
+        "cores",
+        "consumer ceiling",
+        "overhead",
+    )
     runs = [r for r in record["runs"] if r["pool"] == "threads4"]
     assert runs and all(r["reported_pools"] == ["threads4"] for r in runs)  # the worker labels itself
     report = producer("report", "--results-dir", str(tmp_path), **EXTENSION)

@@ -50,13 +50,22 @@ def test_stock_mode_names_none_of_the_labs_classes() -> None:
     stock = build_celery_config(LabSettings(celery_mode="stock"))
     assert "broker_transport" not in stock and "worker_consumer" not in stock
     lab = build_celery_config(LabSettings(celery_mode="lab"))
-    assert (lab["broker_transport"], lab["worker_consumer"]) == ("worker.lab_transport:Transport",
-                                                                 "worker.lab_consumer:Consumer")
+    assert (lab["broker_transport"], lab["worker_consumer"]) == (
+        "worker.lab_transport:Transport",
+        "worker.lab_consumer:Consumer",
+    )
 
 
 def test_importing_the_app_assigns_over_no_kombu_or_celery_attribute() -> None:
-    done = subprocess.run([sys.executable, "-c", _IDENTITY_CHECK], cwd=ROOT, env=child_env(),
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", _IDENTITY_CHECK],
+        cwd=ROOT,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "changed: []"
 
@@ -87,8 +96,15 @@ def test_an_untested_minor_is_one_line_naming_both_versions_and_the_way_out() ->
 def test_a_lab_mode_worker_on_untested_minors_exits_with_one_line() -> None:
     name = f"mode-lab-{uuid.uuid4().hex[:6]}"
     command = roles.worker_command("solo", 1, name, name, "lab")
-    done = subprocess.run(command, cwd=ROOT, env=child_env(LAB_CELERY_MODE="lab", LAB_LAB_MODE_TESTED=UNTESTED),
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        command,
+        cwd=ROOT,
+        env=child_env(LAB_CELERY_MODE="lab", LAB_LAB_MODE_TESTED=UNTESTED),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     output = (done.stdout + done.stderr).strip()
     assert done.returncode != 0, output
     assert output.startswith("worker: error: the lab mode was tested on celery 4.4.x, kombu 4.6.x"), output
@@ -107,8 +123,15 @@ def test_a_stock_mode_worker_runs_whatever_the_tested_minors(celery_app: Any, mo
 
 def test_the_producer_in_lab_mode_on_untested_minors_fails_with_one_line() -> None:
     command = [sys.executable, "-m", "producer", "submit", "--workload", "noop", "--count", "1"]
-    done = subprocess.run(command, cwd=ROOT, env=child_env(LAB_CELERY_MODE="lab", LAB_LAB_MODE_TESTED=UNTESTED),
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        command,
+        cwd=ROOT,
+        env=child_env(LAB_CELERY_MODE="lab", LAB_LAB_MODE_TESTED=UNTESTED),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode != 0
     assert done.stderr.strip().startswith("producer: error: the lab mode was tested on celery 4.4.x"), done.stderr
     assert len(done.stderr.strip().splitlines()) == 1

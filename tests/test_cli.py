@@ -14,24 +14,33 @@ from tests.helpers import ROOT, child_env
 
 def producer(*args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
     """Run `python -m producer ARGS` and capture its output."""
-    return subprocess.run([sys.executable, "-m", "producer", *args], capture_output=True, text=True,
-                          timeout=timeout, env=child_env(**env), cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "producer", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=child_env(**env),
+        cwd=ROOT,
+    )
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--count", "0"], "--count must be at least 1"),
-    (["--count", "-5"], "--count must be at least 1"),
-    (["--count", "1000000000"], "above the cap"),
-    (["--workload", "bogus"], "'bogus' is not one of 'cpu'"),
-    (["--pool", "fibers"], "'fibers' is not one of 'prefork'"),
-    (["--workload", "cpu", "--size", "99999999"], "above the cap"),
-    (["--workload", "io_http", "--url", "http://[::1"], "malformed URL"),
-    (["--workload", "io_http", "--url", "http://example.com/"], "not allow-listed"),
-    (["--workload", "cpu", "--url", "http://127.0.0.1/"], "--url applies only to"),
-    (["--count", "many"], "Invalid value for '--count'"),
-    (["--no-such-flag"], "No such option"),
-    (["--timeout", "0"], "--timeout must be a positive"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--count", "0"], "--count must be at least 1"),
+        (["--count", "-5"], "--count must be at least 1"),
+        (["--count", "1000000000"], "above the cap"),
+        (["--workload", "bogus"], "'bogus' is not one of 'cpu'"),
+        (["--pool", "fibers"], "'fibers' is not one of 'prefork'"),
+        (["--workload", "cpu", "--size", "99999999"], "above the cap"),
+        (["--workload", "io_http", "--url", "http://[::1"], "malformed URL"),
+        (["--workload", "io_http", "--url", "http://example.com/"], "not allow-listed"),
+        (["--workload", "cpu", "--url", "http://127.0.0.1/"], "--url applies only to"),
+        (["--count", "many"], "Invalid value for '--count'"),
+        (["--no-such-flag"], "No such option"),
+        (["--timeout", "0"], "--timeout must be a positive"),
+    ],
+)
 def test_bad_input_gives_one_line_and_exit_2(args: list[str], message: str) -> None:
     result = producer("submit", *args)
     assert result.returncode == 2, result.stderr
@@ -44,8 +53,10 @@ def test_bad_input_gives_one_line_and_exit_2(args: list[str], message: str) -> N
 def test_bad_setting_gives_one_line_and_exit_2() -> None:
     result = producer("submit", LAB_IO_CONCURRENCY="zero")
     assert result.returncode == 2
-    assert result.stderr.strip() == ("producer: error: bad setting LAB_IO_CONCURRENCY: "
-                                     "Input should be a valid integer, unable to parse string as an integer")
+    assert result.stderr.strip() == (
+        "producer: error: bad setting LAB_IO_CONCURRENCY: "
+        "Input should be a valid integer, unable to parse string as an integer"
+    )
 
 
 def test_unreachable_broker_is_a_clear_error_not_a_hang() -> None:
@@ -67,8 +78,9 @@ def test_submit_runs_a_batch_and_reports_json(both_workers: dict[str, str]) -> N
 
 def test_failed_tasks_are_counted_and_make_a_non_zero_exit(both_workers: dict[str, str]) -> None:
     # The producer is told a higher cap than the workers have: the tasks reach the worker, which refuses them.
-    result = producer("submit", "--workload", "cpu", "--size", "250000", "--count", "2", "--json",
-                      LAB_MAX_CPU_SIZE="300000")
+    result = producer(
+        "submit", "--workload", "cpu", "--size", "250000", "--count", "2", "--json", LAB_MAX_CPU_SIZE="300000"
+    )
     assert result.returncode == 1
     summary = json.loads(result.stdout)
     assert (summary["submitted"], summary["completed"], summary["failed"], summary["lost"]) == (2, 0, 2, 0)
@@ -78,8 +90,7 @@ def test_failed_tasks_are_counted_and_make_a_non_zero_exit(both_workers: dict[st
 
 def test_no_workers_means_tasks_are_reported_queued_not_lost() -> None:
     # Nothing consumes the gevent queue in this session: at the timeout the tasks are still queued, not lost.
-    result = producer("submit", "--workload", "noop", "--count", "3", "--pool", "gevent", "--timeout", "3",
-                      "--json")
+    result = producer("submit", "--workload", "noop", "--count", "3", "--pool", "gevent", "--timeout", "3", "--json")
     assert result.returncode == 1
     summary = json.loads(result.stdout)
     assert (summary["submitted"], summary["completed"], summary["lost"], summary["queued"]) == (3, 0, 0, 3)

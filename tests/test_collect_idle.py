@@ -50,21 +50,29 @@ def test_lost_tasks_are_reported_despite_a_foreign_unacked_entry(clients: tuple[
     broker.hset("unacked", "tag-foreign", _unacked_entry("other-batch-0"))
     record = {"workload": "noop", "enqueued": 1.0, "started": 1.0, "finished": 1.0}
     backend.set("celery-task-meta-b-0", json.dumps({"status": "SUCCESS", "result": record}))
-    collected = collect_results(backend, ["b-0", "b-1"], timeout_s=120, broker=broker, queue="prefork",
-                                idle_grace_s=0.2)
+    collected = collect_results(
+        backend, ["b-0", "b-1"], timeout_s=120, broker=broker, queue="prefork", idle_grace_s=0.2
+    )
     assert collected.records == [record]
     assert collected.lost == ["b-1"]
 
 
 def _queued_message(task_id: str) -> str:
     # kombu's envelope: base64 body first, then headers (whose "id" is the task id), then properties.
-    return json.dumps({"body": "W10=", "content-encoding": "utf-8", "content-type": "application/json",
-                       "headers": {"lang": "py", "task": "lab.noop", "id": task_id},
-                       "properties": {"correlation_id": task_id, "delivery_tag": f"tag-{task_id}"}})
+    return json.dumps(
+        {
+            "body": "W10=",
+            "content-encoding": "utf-8",
+            "content-type": "application/json",
+            "headers": {"lang": "py", "task": "lab.noop", "id": task_id},
+            "properties": {"correlation_id": task_id, "delivery_tag": f"tag-{task_id}"},
+        }
+    )
 
 
 def test_unfinished_tasks_are_split_into_queued_unacknowledged_and_lost(
-        clients: tuple[redis.Redis, redis.Redis]) -> None:
+    clients: tuple[redis.Redis, redis.Redis],
+) -> None:
     from producer.batch.pending import PAGE, PRIORITY_SEP, locate_unfinished
 
     broker, _ = clients

@@ -24,7 +24,7 @@ def _store(app: Any, task_ids: list[str]) -> None:
 def test_results_outside_the_window_and_late_ones_are_all_collected(celery_app: Any, settings: Any) -> None:
     prefix = uuid.uuid4().hex[:8]
     task_ids = [f"{prefix}-{index}" for index in range(WINDOW * 2 + 100)]
-    oldest, newest = task_ids[:WINDOW + 50], task_ids[WINDOW + 50:]
+    oldest, newest = task_ids[: WINDOW + 50], task_ids[WINDOW + 50 :]
     _store(celery_app, newest)  # finished out of order: none of the oldest window is there yet
     late = threading.Timer(0.5, _store, (celery_app, oldest))
     late.start()
@@ -41,7 +41,8 @@ def test_missing_results_are_lost_when_the_broker_is_idle(celery_app: Any, setti
     task_ids = [f"{prefix}-{index}" for index in range(WINDOW + 10)]
     _store(celery_app, task_ids[5:])
     broker, backend = redis_clients(settings)
-    collected = collect_results(backend, task_ids, timeout_s=60, broker=broker, queue=f"idle-{prefix}",
-                                idle_grace_s=0.5)
+    collected = collect_results(
+        backend, task_ids, timeout_s=60, broker=broker, queue=f"idle-{prefix}", idle_grace_s=0.5
+    )
     assert len(collected.records) == len(task_ids) - 5
     assert collected.lost == task_ids[:5]

@@ -86,14 +86,26 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     results.mkdir(mode=0o777)
     results.chmod(0o777)  # the producer container writes here as LAB_UID
     port = free_port()
-    values = {"REDIS_PASSWORD": secrets.token_hex(16), "LAB_FLOWER_PASSWORD": secrets.token_hex(12),
-              "LAB_FLOWER_USER": "admin", "LAB_FLOWER_PORT": str(port), "LAB_IMAGE_TAG": "compose-test",
-              "LAB_RESULTS_HOST_DIR": str(results), "LAB_CPU_CONCURRENCY": "2", "LAB_IO_CONCURRENCY": "32"}
+    values = {
+        "REDIS_PASSWORD": secrets.token_hex(16),
+        "LAB_FLOWER_PASSWORD": secrets.token_hex(12),
+        "LAB_FLOWER_USER": "admin",
+        "LAB_FLOWER_PORT": str(port),
+        "LAB_IMAGE_TAG": "compose-test",
+        "LAB_RESULTS_HOST_DIR": str(results),
+        "LAB_CPU_CONCURRENCY": "2",
+        "LAB_IO_CONCURRENCY": "32",
+    }
     env_file = tmp / "lab.env"
     env_file.touch(mode=0o600)
     env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
-    stack = Stack(f"labtest{uuid.uuid4().hex[:8]}", compose_env(**host_index_env()), env_file,
-                  f"http://127.0.0.1:{port}/", ("admin", values["LAB_FLOWER_PASSWORD"]))
+    stack = Stack(
+        f"labtest{uuid.uuid4().hex[:8]}",
+        compose_env(**host_index_env()),
+        env_file,
+        f"http://127.0.0.1:{port}/",
+        ("admin", values["LAB_FLOWER_PASSWORD"]),
+    )
     try:
         started = time.monotonic()
         stack.run(["build"], timeout=1200)
@@ -114,11 +126,27 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 def submit(stack: Stack, workload: str, count: int) -> dict[str, Any]:
     """`docker compose run --rm producer submit ... --json`; the summary it prints."""
-    done = stack.run(["run", "--rm", "producer", "submit", "--workload", workload, "--count", str(count),
-                      "--timeout", "240", "--json"], timeout=400)
-    summary: dict[str, Any] = json.loads(done.stdout[done.stdout.index("{"):])
-    say(f"{workload}: {summary['completed']}/{summary['submitted']} completed, {summary['failed']} failed, "
-        f"{summary['lost']} lost, {summary['throughput']:.1f} tasks/s on {sorted(summary['per_worker'])}")
+    done = stack.run(
+        [
+            "run",
+            "--rm",
+            "producer",
+            "submit",
+            "--workload",
+            workload,
+            "--count",
+            str(count),
+            "--timeout",
+            "240",
+            "--json",
+        ],
+        timeout=400,
+    )
+    summary: dict[str, Any] = json.loads(done.stdout[done.stdout.index("{") :])
+    say(
+        f"{workload}: {summary['completed']}/{summary['submitted']} completed, {summary['failed']} failed, "
+        f"{summary['lost']} lost, {summary['throughput']:.1f} tasks/s on {sorted(summary['per_worker'])}"
+    )
     return summary
 
 
@@ -161,7 +189,8 @@ def test_sigterm_gives_a_warm_shutdown(stack: Stack) -> None:
         logs = stack.run(["logs", "--no-color", service]).stdout
         assert logs.count("Warm shutdown") == SCALE[service], logs[-3000:]
     ids = stack.run(["ps", "-a", "-q", *services]).stdout.split()
-    codes = subprocess.run(["docker", "inspect", "-f", "{{.State.ExitCode}}", *ids], capture_output=True,
-                           text=True, check=True, timeout=60).stdout.split()
+    codes = subprocess.run(
+        ["docker", "inspect", "-f", "{{.State.ExitCode}}", *ids], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
     assert codes == ["0"] * sum(SCALE.values())
     say(f"`stop {' '.join(services)}`: {len(codes)} workers, each a warm shutdown and exit status 0")

@@ -21,7 +21,8 @@ from tests.compose_cli import COMPOSE_FILE, DOCKERFILE, ENV_EXAMPLE, compose, co
 
 pytestmark = pytest.mark.skipif(
     compose_program() is None,
-    reason="no docker-compose / `docker compose` to validate with (apt-get install docker-compose)")
+    reason="no docker-compose / `docker compose` to validate with (apt-get install docker-compose)",
+)
 
 SECRETS = {"REDIS_PASSWORD": "redis0pass", "LAB_FLOWER_PASSWORD": "flower0pass"}
 FLOWER_ONLY = ("FLOWER_BASIC_AUTH", "LAB_FLOWER_PASSWORD")
@@ -39,8 +40,7 @@ def resolved(tmp_path: Path, **values: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def services(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Services resolved with the secrets and explicit worker concurrencies."""
-    return resolved(tmp_path_factory.mktemp("compose"), LAB_CPU_CONCURRENCY="3", LAB_IO_CONCURRENCY="5",
-                    **SECRETS)
+    return resolved(tmp_path_factory.mktemp("compose"), LAB_CPU_CONCURRENCY="3", LAB_IO_CONCURRENCY="5", **SECRETS)
 
 
 def lab_settings(**values: Any) -> LabSettings:
@@ -66,14 +66,18 @@ def test_compose_refuses_to_start_without_a_secret(tmp_path: Path, missing: str)
     assert f"set {missing} in .env" in done.stdout + done.stderr
 
 
-@pytest.mark.parametrize(("service", "program", "args"), [
-    ("worker-cpu", "celery", roles.cpu_worker_args(lab_settings(cpu_concurrency=3))),
-    ("worker-io", "celery", roles.io_worker_args(lab_settings(io_concurrency=5))),
-    ("flower", "celery", roles.flower_args(lab_settings(flower_host="0.0.0.0", flower_port=5555))),
-    ("target", "python", roles.target_args(lab_settings(target_host="0.0.0.0", target_port=8089))),
-])
-def test_service_command_is_the_local_role(services: dict[str, Any], service: str, program: str,
-                                           args: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("service", "program", "args"),
+    [
+        ("worker-cpu", "celery", roles.cpu_worker_args(lab_settings(cpu_concurrency=3))),
+        ("worker-io", "celery", roles.io_worker_args(lab_settings(io_concurrency=5))),
+        ("flower", "celery", roles.flower_args(lab_settings(flower_host="0.0.0.0", flower_port=5555))),
+        ("target", "python", roles.target_args(lab_settings(target_host="0.0.0.0", target_port=8089))),
+    ],
+)
+def test_service_command_is_the_local_role(
+    services: dict[str, Any], service: str, program: str, args: list[str]
+) -> None:
     """Same pool, concurrency source, queue, node-name pattern and start options as the local stack."""
     assert services[service]["command"] == [program, *args]
 
@@ -163,8 +167,9 @@ def test_producer_is_a_tool_on_the_same_image(services: dict[str, Any]) -> None:
 def test_env_example_documents_every_variable_and_holds_no_secret() -> None:
     used = set(re.findall(r"\$\{([A-Z0-9_]+)", COMPOSE_FILE.read_text()))
     used |= {arg for arg in yaml.safe_load(COMPOSE_FILE.read_text())["x-lab-image"]["build"]["args"]}
-    example = dict(line.split("=", 1) for line in ENV_EXAMPLE.read_text().splitlines()
-                   if line and not line.startswith("#"))
+    example = dict(
+        line.split("=", 1) for line in ENV_EXAMPLE.read_text().splitlines() if line and not line.startswith("#")
+    )
     assert used <= set(example), used - set(example)
     assert example["REDIS_PASSWORD"] == "" and example["LAB_FLOWER_PASSWORD"] == ""
 
@@ -173,5 +178,7 @@ def test_the_example_env_file_as_is_is_refused() -> None:
     """Copied without setting the passwords, .env.example does not start anything."""
     done = compose(["config", "-q"], compose_env(), ENV_EXAMPLE, project="labconfig", check=False)
     assert done.returncode != 0
-    assert "set REDIS_PASSWORD in .env" in done.stdout + done.stderr or \
-        "set LAB_FLOWER_PASSWORD in .env" in done.stdout + done.stderr
+    assert (
+        "set REDIS_PASSWORD in .env" in done.stdout + done.stderr
+        or "set LAB_FLOWER_PASSWORD in .env" in done.stdout + done.stderr
+    )

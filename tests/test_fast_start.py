@@ -27,8 +27,15 @@ def test_stock_mode_workers_start_with_the_celery_program() -> None:
 
 
 def test_other_commands_fall_back_to_the_full_celery_cli() -> None:
-    done = subprocess.run([*roles.LAB_WORKER_PROGRAM, "--version"], cwd=ROOT, env=child_env(), capture_output=True,
-                          text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [*roles.LAB_WORKER_PROGRAM, "--version"],
+        cwd=ROOT,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert celery.__version__ in done.stdout
 

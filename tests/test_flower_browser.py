@@ -31,9 +31,18 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]  # the first test m
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1400,900"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1400,900",
+]
 
 
 @pytest.fixture(scope="session")
@@ -55,8 +64,7 @@ def browser(chromium: Path, tmp_path: Path) -> Iterator[Any]:
     for arg in CHROMIUM_ARGS:
         options.add_argument(arg)
     options.add_argument(f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path, prefix='chromium-')}")
-    service = webdriver.ChromeService(executable_path=str(CHROMEDRIVER),
-                                      log_output=str(LOG_DIR / "chromedriver.log"))
+    service = webdriver.ChromeService(executable_path=str(CHROMEDRIVER), log_output=str(LOG_DIR / "chromedriver.log"))
     previous = os.environ.get("SE_OFFLINE")
     os.environ["SE_OFFLINE"] = "true"  # belt and braces: Selenium Manager must never download
     try:
@@ -92,15 +100,18 @@ def table_rows(driver: Any) -> dict[str, list[str]]:
 
 
 def test_workers_page_shows_both_workers_online_with_the_tasks_just_processed(
-        celery_app: Any, settings: Any, both_workers: dict[str, str], flower: FlowerServer, browser: Any) -> None:
+    celery_app: Any, settings: Any, both_workers: dict[str, str], flower: FlowerServer, browser: Any
+) -> None:
     names = both_workers
     wait_for(lambda: set(names.values()) <= set(flower.workers()), what="Flower to see both workers")
     sent = {"prefork": 7, "threads": 5}
     for workload, size, queue in (("noop", 0, "prefork"), ("io_sleep", 5, "threads")):
         outcome = run_batch(celery_app, settings, WorkloadArgs(workload, size), sent[queue], queue, timeout_s=120)
         assert outcome.summary.completed == sent[queue]
-    wait_for(lambda: all(flower.workers()[names[p]].get("task-succeeded") == n for p, n in sent.items()),
-             what="Flower to count every task")
+    wait_for(
+        lambda: all(flower.workers()[names[p]].get("task-succeeded") == n for p, n in sent.items()),
+        what="Flower to count every task",
+    )
 
     log_in(browser, flower)
     browser.get(flower.url + "workers")
@@ -118,8 +129,7 @@ def test_workers_page_shows_both_workers_online_with_the_tasks_just_processed(
         ARTIFACTS.mkdir(exist_ok=True)
         browser.save_screenshot(str(ARTIFACTS / "flower-workers.png"))
     browser.get(flower.url + "tasks")
-    wait_for(lambda: len(browser.find_elements("css selector", "#tasks-table tbody tr td")) > 1,
-             what="the tasks table")
+    wait_for(lambda: len(browser.find_elements("css selector", "#tasks-table tbody tr td")) > 1, what="the tasks table")
     browser.save_screenshot(str(ARTIFACTS / "flower-tasks.png"))
 
 

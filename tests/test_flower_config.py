@@ -44,10 +44,17 @@ def test_unusable_stored_password_names_the_file(tmp_path: Path) -> None:
     assert raised.value.exit_code == 2
 
 
-@pytest.mark.parametrize("user, password", [
-    ("", "long-enough-1"), ("ad:min", "long-enough-1"), ("a,b", "long-enough-1"),
-    ("admin", "short"), ("admin", "has,comma-inside"), ("admin", " padded-password "),
-])
+@pytest.mark.parametrize(
+    "user, password",
+    [
+        ("", "long-enough-1"),
+        ("ad:min", "long-enough-1"),
+        ("a,b", "long-enough-1"),
+        ("admin", "short"),
+        ("admin", "has,comma-inside"),
+        ("admin", " padded-password "),
+    ],
+)
 def test_credentials_flower_would_misparse_are_refused(user: str, password: str) -> None:
     with pytest.raises(LabError) as raised:
         check_credentials(user, password)

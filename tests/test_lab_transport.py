@@ -33,7 +33,8 @@ def test_the_lab_app_uses_the_lab_transport_and_consumer(celery_app: Any) -> Non
 
 
 def test_every_task_event_still_arrives_with_coalesced_flushes(
-        celery_app: Any, settings: Any, prefork_worker: str) -> None:
+    celery_app: Any, settings: Any, prefork_worker: str
+) -> None:
     listener = redis.Redis.from_url(settings.broker_url).pubsub()
     listener.psubscribe("*celeryev*")
     listener.get_message(timeout=1.0)

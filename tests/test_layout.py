@@ -45,7 +45,7 @@ def test_no_import_circle() -> None:
         stack.append(name)
         for dependency in sorted(graph[name]):
             if state.get(dependency) == 1:
-                cycle = stack[stack.index(dependency):] + [dependency]
+                cycle = [*stack[stack.index(dependency) :], dependency]
                 raise AssertionError("import circle: " + " → ".join(cycle))
             if dependency not in state:
                 visit(dependency)

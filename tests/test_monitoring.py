@@ -74,8 +74,13 @@ def test_compose_monitoring_profile_is_optional_local_and_has_no_default_secret(
     # The entrypoint guard, run by a real shell ($$ is compose's escape; /run.sh is Grafana's start).
     guard = grafana["entrypoint"][2].replace("$$", "$").replace("exec /run.sh", "echo started")
     for password, started in (("", False), ("short", False), ("long-enough", True)):
-        done = subprocess.run(["sh", "-c", guard], env={"GF_SECURITY_ADMIN_PASSWORD": password},
-                              capture_output=True, text=True, timeout=10)
+        done = subprocess.run(
+            ["sh", "-c", guard],
+            env={"GF_SECURITY_ADMIN_PASSWORD": password},
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         assert (done.returncode == 0 and done.stdout.strip() == "started") is started, (password, done)
         assert started or "set GRAFANA_ADMIN_PASSWORD" in done.stderr
 
@@ -91,14 +96,22 @@ def prometheus(flower: FlowerServer, tmp_path_factory: pytest.TempPathFactory) -
     config["global"]["scrape_interval"] = "1s"
     config["scrape_configs"][0]["static_configs"][0]["targets"] = [f"127.0.0.1:{flower.port}"]
     (work / "prometheus.yml").write_text(yaml.safe_dump(config))
-    check = subprocess.run(["promtool", "check", "config", str(work / "prometheus.yml")], capture_output=True,
-                           text=True, timeout=60)
+    check = subprocess.run(
+        ["promtool", "check", "config", str(work / "prometheus.yml")], capture_output=True, text=True, timeout=60
+    )
     assert check.returncode == 0, check.stdout + check.stderr
     port = free_port()
-    child = processes.spawn("prometheus", [str(PROMETHEUS), f"--config.file={work / 'prometheus.yml'}",
-                                           f"--storage.tsdb.path={work / 'data'}",
-                                           f"--web.listen-address=127.0.0.1:{port}"],
-                            LOG_DIR / f"prometheus-{port}.log", {"PATH": "/usr/bin:/bin"})
+    child = processes.spawn(
+        "prometheus",
+        [
+            str(PROMETHEUS),
+            f"--config.file={work / 'prometheus.yml'}",
+            f"--storage.tsdb.path={work / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        LOG_DIR / f"prometheus-{port}.log",
+        {"PATH": "/usr/bin:/bin"},
+    )
     url = f"http://127.0.0.1:{port}/"
     try:
         wait_for(lambda: _ready(url, child), what=f"Prometheus to start (see {child.log})")
@@ -130,30 +143,37 @@ def values(url: str, expr: str) -> dict[str, float]:
 
 @pytest.mark.timeout(900)
 def test_real_prometheus_sees_tasks_per_worker_through_the_dashboard_queries(
-        celery_app: Any, settings: Any, both_workers: dict[str, str], flower: FlowerServer, prometheus: str) -> None:
+    celery_app: Any, settings: Any, both_workers: dict[str, str], flower: FlowerServer, prometheus: str
+) -> None:
     workers = set(both_workers.values())
     wait_for(lambda: workers <= set(flower.workers()), what="Flower to see both workers")
 
     def batch(n: int) -> None:
         for workload, queue in (("noop", "prefork"), ("io_sleep", "threads")):
-            outcome = run_batch(celery_app, settings, WorkloadArgs(workload, 2 if queue == "threads" else 0), n,
-                                queue, timeout_s=120)
+            outcome = run_batch(
+                celery_app, settings, WorkloadArgs(workload, 2 if queue == "threads" else 0), n, queue, timeout_s=120
+            )
             assert outcome.summary.completed == n
 
     succeeded = 'sum by (worker) (flower_events_total{type="task-succeeded"})'
     batch(5)  # a counter's first sample gives no rate: create the series, let Prometheus scrape it ...
-    wait_for(lambda: {w: 5.0 for w in workers}.items() <= values(prometheus, succeeded).items(),
-             what="Prometheus to scrape the first counts")
+    wait_for(
+        lambda: {w: 5.0 for w in workers}.items() <= values(prometheus, succeeded).items(),
+        what="Prometheus to scrape the first counts",
+    )
     batch(10)  # ... then the increase shows as a rate
-    wait_for(lambda: {w: 15.0 for w in workers}.items() <= values(prometheus, succeeded).items(),
-             what="Prometheus to scrape all counts")
+    wait_for(
+        lambda: {w: 15.0 for w in workers}.items() <= values(prometheus, succeeded).items(),
+        what="Prometheus to scrape all counts",
+    )
     rates = values(prometheus, f"sum by (worker) ({THROUGHPUT})")
     assert workers <= set(rates) and all(rates[w] > 0 for w in workers), rates
     online = values(prometheus, "flower_worker_online")
     assert {w: online.get(w) for w in workers} == {w: 1.0 for w in workers}
     assert values(prometheus, "sum(flower_worker_online)")[""] >= 2
-    p95 = values(prometheus, "histogram_quantile(0.95, sum by (le, worker) "
-                             "(rate(flower_task_runtime_seconds_bucket[1m])))")
+    p95 = values(
+        prometheus, "histogram_quantile(0.95, sum by (le, worker) (rate(flower_task_runtime_seconds_bucket[1m])))"
+    )
     assert workers <= set(p95), p95
     for expr in dashboard_queries():
         query(prometheus, expr)  # every panel's query is valid PromQL against real Flower metrics

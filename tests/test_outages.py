@@ -40,8 +40,14 @@ def _fsync_always(server: FaultRedis) -> None:
 
 def _start_producer(settings: LabSettings, *args: str, **env: str) -> subprocess.Popen[str]:
     """`python -m producer ARGS` against ``settings``' Redis, output captured."""
-    return subprocess.Popen([sys.executable, "-m", "producer", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=ROOT, env=worker_env(settings, **env))
+    return subprocess.Popen(
+        [sys.executable, "-m", "producer", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=worker_env(settings, **env),
+    )
 
 
 def _finish(process: subprocess.Popen[str], timeout_s: float = 240) -> tuple[int, dict[str, Any] | None, str]:
@@ -60,8 +66,21 @@ def test_a_redis_restart_while_collecting_is_ridden_out_and_nothing_is_lost(serv
     app = fault_app(settings)
     count = 600
     with fault_worker(app, settings, "threads", 16, "threads", label="outage-threads"):
-        producer = _start_producer(settings, "submit", "--workload", "io_sleep", "--size", "50", "--count",
-                                   str(count), "--pool", "threads", "--json", "--timeout", "240")
+        producer = _start_producer(
+            settings,
+            "submit",
+            "--workload",
+            "io_sleep",
+            "--size",
+            "50",
+            "--count",
+            str(count),
+            "--pool",
+            "threads",
+            "--json",
+            "--timeout",
+            "240",
+        )
         # Collecting has begun once results arrive (publishing 600 takes one pipelined round trip per 100).
         wait_until(lambda: _results(settings) >= 50, 120, "the first results")
         server.stop(signal.SIGTERM)
@@ -82,8 +101,21 @@ def test_a_killed_worker_leaves_its_tasks_queued_and_unacknowledged_not_lost(tmp
         app = fault_app(settings)
         count = 200
         with fault_worker(app, settings, "threads", 4, "threads", label="outage-killed") as (worker, _):
-            producer = _start_producer(settings, "submit", "--workload", "io_sleep", "--size", "200", "--count",
-                                       str(count), "--pool", "threads", "--json", "--timeout", "20")
+            producer = _start_producer(
+                settings,
+                "submit",
+                "--workload",
+                "io_sleep",
+                "--size",
+                "200",
+                "--count",
+                str(count),
+                "--pool",
+                "threads",
+                "--json",
+                "--timeout",
+                "20",
+            )
             wait_until(lambda: _results(settings) >= 8, 120, "the first results")
             kill9(worker.pid)  # no other worker consumes the queue
             status, summary, stderr = _finish(producer)

@@ -85,9 +85,14 @@ def test_rows_per_worker_per_pool_and_total() -> None:
         board.record(ev("task-succeeded", f"j{i}", "io2@h", t=5.0), now=5.0)
     snap = board.snapshot(10.0, online={"cpu@h": True, "io@h": True})
     assert [(r.worker, r.pool, r.online, r.rate) for r in snap.workers] == [
-        ("cpu@h", "prefork", 1, 3.0), ("io2@h", "threads", 0, 3.0), ("io@h", "threads", 1, 3.0)]
+        ("cpu@h", "prefork", 1, 3.0),
+        ("io2@h", "threads", 0, 3.0),
+        ("io@h", "threads", 1, 3.0),
+    ]
     assert [(r.pool, r.online, r.rate, r.succeeded) for r in snap.pools] == [
-        ("prefork", 1, 3.0, 30), ("threads", 1, 6.0, 60)]
+        ("prefork", 1, 3.0, 30),
+        ("threads", 1, 6.0, 60),
+    ]
     assert (snap.total.rate, snap.total.succeeded, snap.total.online) == (9.0, 90, 2)
     assert snap.peak_rate == 9.0
     later = board.snapshot(30.0)

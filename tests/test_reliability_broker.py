@@ -107,28 +107,36 @@ def _restart_mid_batch(server: FaultRedis, stop: str, mode: str) -> RestartOutco
         if sum(sent) >= 10 and not restarts:
             restarts.append(_restart_later(server, STOPS[stop]))
 
-    with fault_worker(app, settings, "prefork", 2, "prefork", label=f"broker-{mode}-prefork") as (prefork, _), \
-            fault_worker(app, settings, "threads", 8, "threads", label=f"broker-{mode}-threads") as (threads, _):
+    with (
+        fault_worker(app, settings, "prefork", 2, "prefork", label=f"broker-{mode}-prefork") as (prefork, _),
+        fault_worker(app, settings, "threads", 8, "threads", label=f"broker-{mode}-threads") as (threads, _),
+    ):
         in_flight = submit_batch(app, WorkloadArgs("io_sleep", 200), COUNT, "threads")
         # Redis stops inside the 10th send's callback, so the next publish meets a dead broker: the batch
         # completes only because the producer's publish retry policy waits for Redis to come back.
-        publishing = submit_batch(app, WorkloadArgs("io_sleep", 200), COUNT, "prefork", on_sent=stop_at_ten,
-                                  chunk=CHUNK)
+        publishing = submit_batch(
+            app, WorkloadArgs("io_sleep", 200), COUNT, "prefork", on_sent=stop_at_ten, chunk=CHUNK
+        )
         restarts[0].join(60)
-        recovered = {queue: collect_with_recovery(app, backend, broker, batch, timeout_s=90, idle_grace_s=5)
-                     for queue, batch in (("prefork", publishing), ("threads", in_flight))}
+        recovered = {
+            queue: collect_with_recovery(app, backend, broker, batch, timeout_s=90, idle_grace_s=5)
+            for queue, batch in (("prefork", publishing), ("threads", in_flight))
+        }
         # After the restart both workers must still consume new work (Celery #10205).
         after = {queue: submit_batch(app, WorkloadArgs("noop", 0), 10, queue) for queue in ("prefork", "threads")}
         # Stock Celery's prefork worker may have exited (the evidence): don't wait the lab's full minute for it.
         wait_s = 60 if mode == "lab" else 20
-        collected_after = {queue: collect(backend, broker, b.task_ids, queue, wait_s, idle_grace_s=min(20, wait_s))
-                           for queue, b in after.items()}
+        collected_after = {
+            queue: collect(backend, broker, b.task_ids, queue, wait_s, idle_grace_s=min(20, wait_s))
+            for queue, b in after.items()
+        }
         alive = {child.role: processes.is_running(child) for child in (prefork, threads)}
     counts = {}
     for queue, batch, what in (("prefork", publishing, "publishing"), ("threads", in_flight, "in flight")):
         collected, again = recovered[queue]
-        counts[queue], _ = count_outcome(f"Redis {stop} mid-batch ({what})", batch, collected, backend, again,
-                                         mode=mode)
+        counts[queue], _ = count_outcome(
+            f"Redis {stop} mid-batch ({what})", batch, collected, backend, again, mode=mode
+        )
     for queue, outcome in collected_after.items():
         count_outcome(f"new work after Redis {stop} ({queue})", after[queue], outcome, backend, mode=mode)
     logs = {child.role: Path(child.log).read_text() for child in (prefork, threads)}
@@ -172,8 +180,9 @@ def test_redis_gone_for_good_makes_publishing_fail_with_a_count(server: FaultRed
 
     progress: list[int] = []
     with pytest.raises(LabError) as failure:
-        submit_batch(app, WorkloadArgs("noop", 0), 20, "prefork", on_sent=crash_at_five, chunk=CHUNK,
-                     outage=OutageGuard(2.0))  # LAB_OUTAGE_RETRY_S=2: the producer gives up after 2 s
+        submit_batch(
+            app, WorkloadArgs("noop", 0), 20, "prefork", on_sent=crash_at_five, chunk=CHUNK, outage=OutageGuard(2.0)
+        )  # LAB_OUTAGE_RETRY_S=2: the producer gives up after 2 s
     message = str(failure.value)
     assert message.startswith("publishing failed after 5 of 20 tasks:"), message
     assert server.password not in message
@@ -188,7 +197,8 @@ def test_a_task_the_broker_popped_but_never_delivered_is_republished_by_the_prod
     popped = json.loads(broker.rpop("threads"))["headers"]["id"]
     with fault_worker(app, settings, "threads", 4, "threads", label="republish"):
         collected, republished = collect_with_recovery(app, backend, broker, batch, timeout_s=90, idle_grace_s=2)
-    counts, executions = count_outcome("popped by Redis, never delivered (simulated)", batch, collected, backend,
-                                       republished)
+    counts, executions = count_outcome(
+        "popped by Redis, never delivered (simulated)", batch, collected, backend, republished
+    )
     assert republished == 1 and executions.starts[popped] == 1
     assert (counts.completed, counts.lost, counts.duplicated) == (5, 0, 0)

@@ -116,8 +116,9 @@ def test_sigterm_finishes_running_tasks_and_returns_prefetched_ones(server: Faul
     assert returned + len(finished) == count, "every task not finished went back to the queue"
     with fault_worker(app, settings, "prefork", 2, QUEUE, label="sigterm-again"):
         collected = collect(backend, broker, batch.task_ids, QUEUE)
-    counts, _ = count_outcome(f"SIGTERM (warm shutdown; {prefetched} held, {returned} returned)", batch,
-                              collected, backend)
+    counts, _ = count_outcome(
+        f"SIGTERM (warm shutdown; {prefetched} held, {returned} returned)", batch, collected, backend
+    )
     assert (counts.completed, counts.failed, counts.lost) == (count, 0, 0), collected.failures
     assert (counts.duplicated, counts.rerun) == (0, 0), "a warm shutdown runs nothing twice"
     assert returned > 0

@@ -21,11 +21,35 @@ from tests.test_records import build_compare, build_sweep
 def test_report_renders_html_referencing_existing_pngs(both_workers: dict[str, str], tmp_path: Path) -> None:
     results = tmp_path / "results"
     env = {"LAB_RESULTS_DIR": str(results)}
-    compared = producer("compare", "--workloads", "noop", "--pools", "prefork,threads", "--count", "3",
-                        "--repeat", "2", "--no-baselines", timeout=180, **env)
+    compared = producer(
+        "compare",
+        "--workloads",
+        "noop",
+        "--pools",
+        "prefork,threads",
+        "--count",
+        "3",
+        "--repeat",
+        "2",
+        "--no-baselines",
+        timeout=180,
+        **env,
+    )
     assert compared.returncode == 0, compared.stderr[-3000:]
-    swept = producer("sweep", "--workload", "noop", "--pool", "threads", "--concurrency", "2", "--count", "5",
-                     "--json", timeout=180, **env)
+    swept = producer(
+        "sweep",
+        "--workload",
+        "noop",
+        "--pool",
+        "threads",
+        "--concurrency",
+        "2",
+        "--count",
+        "5",
+        "--json",
+        timeout=180,
+        **env,
+    )
     assert swept.returncode == 0, swept.stderr[-3000:]
     printed = json.loads(swept.stdout)  # --json prints the record as written
     assert printed["schema_version"] == 2 and printed["kind"] == "sweep" and len(printed["points"]) == 1
@@ -62,10 +86,13 @@ def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("content, problem", [
-    ('{"kind": "compare", "cells": 5}', "not a compare record of schema 2"),
-    ("{not json", "not a record: not JSON"),
-])
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        ('{"kind": "compare", "cells": 5}', "not a compare record of schema 2"),
+        ("{not json", "not a record: not JSON"),
+    ],
+)
 def test_a_bad_newest_compare_is_one_line_naming_it(local_settings: LabSettings, content: str, problem: str) -> None:
     write_record(local_settings, build_compare(local_settings))
     bad = local_settings.results_dir / "compare-99991231T000000Z.json"
@@ -105,16 +132,21 @@ def test_only_bad_records_is_one_line(tmp_path: Path) -> None:
     assert "sweep-20261125T000000Z.json: not a sweep record of schema 2" in _one_error_line(result)
 
 
-def test_without_matplotlib_the_report_has_no_charts_and_says_how_to_get_them(local_settings: LabSettings,
-                                                                              tmp_path: Path) -> None:
+def test_without_matplotlib_the_report_has_no_charts_and_says_how_to_get_them(
+    local_settings: LabSettings, tmp_path: Path
+) -> None:
     write_record(local_settings, build_compare(local_settings))
     write_record(local_settings, build_sweep(local_settings))
     # sys.modules[name] = None is how Python makes `import name` fail: the same ImportError as not installed.
-    program = ("import sys; sys.modules['matplotlib'] = None; from producer.cli.app import main; "
-               "main(sys.argv[1:])")
-    result = subprocess.run([sys.executable, "-c", program, "report", "--out", str(tmp_path / "report")],
-                            capture_output=True, text=True, timeout=120, cwd=ROOT,
-                            env=child_env(LAB_RESULTS_DIR=str(local_settings.results_dir)))
+    program = "import sys; sys.modules['matplotlib'] = None; from producer.cli.app import main; main(sys.argv[1:])"
+    result = subprocess.run(
+        [sys.executable, "-c", program, "report", "--out", str(tmp_path / "report")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env=child_env(LAB_RESULTS_DIR=str(local_settings.results_dir)),
+    )
     assert result.returncode == 0, result.stderr
     assert "pip install 'concurrency-lab[charts]'" in result.stderr and "(0 charts)" in result.stderr
     assert "Traceback" not in result.stderr

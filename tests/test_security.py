@@ -83,9 +83,11 @@ def test_io_http_reaches_only_allow_listed_hosts_through_a_real_worker(server: F
     settings = fault_settings(server, allowed_hosts="127.0.0.1", execution_log=False)
     app = fault_app(settings)
     broker, backend = redis_clients(settings)
-    with _serving(_Recorder()) as forbidden, \
-            _serving(_Recorder(redirect_to=f"http://localhost:{forbidden.port}/bounced")) as bouncer, \
-            fault_worker(app, settings, "threads", 4, "threads", label="allow-list") as (worker, _):
+    with (
+        _serving(_Recorder()) as forbidden,
+        _serving(_Recorder(redirect_to=f"http://localhost:{forbidden.port}/bounced")) as bouncer,
+        fault_worker(app, settings, "threads", 4, "threads", label="allow-list") as (worker, _),
+    ):
         refused = {
             f"http://localhost:{forbidden.port}/": "'localhost' is not allow-listed",
             f"http://LOCALHOST:{forbidden.port}/": "'localhost' is not allow-listed",
@@ -98,12 +100,11 @@ def test_io_http_reaches_only_allow_listed_hosts_through_a_real_worker(server: F
             "file:///etc/passwd": "malformed URL",
             f"gopher://127.0.0.1:{forbidden.port}/": "malformed URL",
         }
-        ids = {url: app.send_task("lab.io_http", kwargs={"size": 0, "url": url}, queue="threads").id
-               for url in refused}
-        redirected = app.send_task("lab.io_http", kwargs={"size": 0, "url": f"http://127.0.0.1:{bouncer.port}/"},
-                                   queue="threads").id
-        collected = collect_results(backend, [*ids.values(), redirected], timeout_s=60, broker=broker,
-                                    queue="threads")
+        ids = {url: app.send_task("lab.io_http", kwargs={"size": 0, "url": url}, queue="threads").id for url in refused}
+        redirected = app.send_task(
+            "lab.io_http", kwargs={"size": 0, "url": f"http://127.0.0.1:{bouncer.port}/"}, queue="threads"
+        ).id
+        collected = collect_results(backend, [*ids.values(), redirected], timeout_s=60, broker=broker, queue="threads")
         assert bouncer.hits, "the allow-listed server was reached"
         assert forbidden.hits == [], "no request ever reached a host outside the allow-list"
     for url, reason in refused.items():
@@ -118,8 +119,14 @@ def test_io_http_reaches_only_allow_listed_hosts_through_a_real_worker(server: F
 def test_redis_with_a_password_refuses_others_with_one_clear_line(server: FaultRedis, auth: str) -> None:
     wrong = secrets.token_hex(8)
     url = f"redis://{f':{wrong}@' if auth == 'wrong password' else ''}127.0.0.1:{server.port}/0"
-    result = subprocess.run([sys.executable, "-m", "producer", "submit", "--count", "1"], capture_output=True,
-                            text=True, timeout=60, env=child_env(LAB_BROKER_URL=url, LAB_RESULT_BACKEND=url), cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "producer", "submit", "--count", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=child_env(LAB_BROKER_URL=url, LAB_RESULT_BACKEND=url),
+        cwd=ROOT,
+    )
     assert result.returncode == 1
     assert result.stderr.strip().startswith("producer: error: Redis at redis://"), result.stderr
     assert "refused the password" in result.stderr or "Authentication required" in result.stderr, result.stderr
@@ -158,12 +165,15 @@ def test_nothing_secret_is_tracked_by_git() -> None:
     assert ".env" in ignored and ".lab/" in ignored
 
 
-@pytest.mark.parametrize("sample", [
-    "BROKER = 'redis://:" + "Zq8xW2rT9kLm" + "@redis:6379/0'",
-    "command: redis-server --requirepass " + "Zq8xW2rT9kLm",
-    "FLOWER_BASIC_AUTH=admin:" + "Zq8xW2rT9kLm",
-    "flower_password = '" + "Zq8xW2rT9kLm" + "'",
-    "-" * 5 + "BEGIN RSA PRIVATE KEY" + "-" * 5,
-])
+@pytest.mark.parametrize(
+    "sample",
+    [
+        "BROKER = 'redis://:" + "Zq8xW2rT9kLm" + "@redis:6379/0'",
+        "command: redis-server --requirepass " + "Zq8xW2rT9kLm",
+        "FLOWER_BASIC_AUTH=admin:" + "Zq8xW2rT9kLm",
+        "flower_password = '" + "Zq8xW2rT9kLm" + "'",
+        "-" * 5 + "BEGIN RSA PRIVATE KEY" + "-" * 5,
+    ],
+)
 def test_the_secret_scan_catches_obvious_secrets(sample: str) -> None:
     assert any(pattern.search(sample) for pattern in SECRET_PATTERNS.values()) or LITERAL.search(sample)

@@ -30,14 +30,22 @@ ROLES = ["redis", "target", "worker-cpu", "worker-io", "flower"]
 
 def _stack_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     port = free_port()
-    return child_env(LAB_BROKER_URL=f"redis://127.0.0.1:{port}/0", LAB_RESULT_BACKEND=f"redis://127.0.0.1:{port}/1",
-                     LAB_STATE_DIR=str(tmp_path / "state"), LAB_TARGET_PORT=str(free_port()),
-                     LAB_FLOWER_PORT=str(free_port()), LAB_CPU_CONCURRENCY="2", LAB_IO_CONCURRENCY="4", **extra)
+    return child_env(
+        LAB_BROKER_URL=f"redis://127.0.0.1:{port}/0",
+        LAB_RESULT_BACKEND=f"redis://127.0.0.1:{port}/1",
+        LAB_STATE_DIR=str(tmp_path / "state"),
+        LAB_TARGET_PORT=str(free_port()),
+        LAB_FLOWER_PORT=str(free_port()),
+        LAB_CPU_CONCURRENCY="2",
+        LAB_IO_CONCURRENCY="4",
+        **extra,
+    )
 
 
 def _producer(env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "producer", *args], env=env, cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "producer", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def _state(env: dict[str, str]) -> dict[str, Any]:
@@ -81,7 +89,8 @@ def detached(tmp_path: Path) -> Iterator[tuple[dict[str, str], subprocess.Comple
 
 
 def test_detached_stack_up_then_down_leaves_no_processes(
-        detached: tuple[dict[str, str], subprocess.CompletedProcess[str]]) -> None:
+    detached: tuple[dict[str, str], subprocess.CompletedProcess[str]],
+) -> None:
     env, up = detached
     assert up.returncode == 0, up.stderr
     state = _state(env)
@@ -106,8 +115,14 @@ def test_detached_stack_up_then_down_leaves_no_processes(
 
 def test_foreground_stack_is_stopped_by_down_from_another_process(tmp_path: Path) -> None:
     env = _stack_env(tmp_path)
-    foreground = subprocess.Popen([sys.executable, "-m", "producer", "stack", "up"], env=env, cwd=ROOT,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    foreground = subprocess.Popen(
+        [sys.executable, "-m", "producer", "stack", "up"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         state = wait_for(lambda: _state(env).get("status") == "up" and _state(env), 180, "the stack up")
         family = _family(state)
@@ -130,14 +145,34 @@ def test_foreground_stack_is_stopped_by_down_from_another_process(tmp_path: Path
 
 
 def test_kill9_of_the_io_worker_mid_batch_restarts_it_and_the_batch_completes(
-        detached: tuple[dict[str, str], subprocess.CompletedProcess[str]]) -> None:
+    detached: tuple[dict[str, str], subprocess.CompletedProcess[str]],
+) -> None:
     env, up = detached
     assert up.returncode == 0, up.stderr
     io_worker = next(c for c in _state(env)["children"] if c["role"] == "worker-io")
     backend = redis.Redis.from_url(env["LAB_RESULT_BACKEND"])
-    submit = subprocess.Popen([sys.executable, "-m", "producer", "submit", "--workload", "io_sleep", "--count", "60",
-                               "--size", "300", "--json", "--timeout", "300"],
-                              env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    submit = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "producer",
+            "submit",
+            "--workload",
+            "io_sleep",
+            "--count",
+            "60",
+            "--size",
+            "300",
+            "--json",
+            "--timeout",
+            "300",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_for(lambda: len(backend.keys("celery-task-meta-*")) >= 4, 120, "the first results")
         os.kill(io_worker["pid"], signal.SIGKILL)  # mid-batch: 4 tasks running, the rest queued or prefetched
@@ -160,7 +195,8 @@ def test_kill9_of_the_io_worker_mid_batch_restarts_it_and_the_batch_completes(
 
 
 def test_down_stops_everything_itself_when_the_supervisor_was_killed(
-        detached: tuple[dict[str, str], subprocess.CompletedProcess[str]]) -> None:
+    detached: tuple[dict[str, str], subprocess.CompletedProcess[str]],
+) -> None:
     env, up = detached
     assert up.returncode == 0, up.stderr
     state = _state(env)
@@ -197,4 +233,3 @@ def test_a_process_that_keeps_dying_is_restarted_a_bounded_number_of_times(tmp_p
     assert said[-1].startswith("crasher exited with code 3; not restarted: 2 restarts within 60 s")
     assert not processes.is_running(state.children[0])
     assert StackState.load(tmp_path / "stack.json") == state
-

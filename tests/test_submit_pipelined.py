@@ -62,11 +62,13 @@ def test_pipelined_message_is_what_send_task_publishes(celery_app: Any, settings
 
 @pytest.mark.parametrize("pipelined", [True, False])
 def test_every_pipelined_task_runs_once_on_a_real_worker(
-        celery_app: Any, settings: Any, prefork_worker: str, pipelined: bool) -> None:
+    celery_app: Any, settings: Any, prefork_worker: str, pipelined: bool
+) -> None:
     count = 1234  # not a multiple of the chunk size
     sent: list[int] = []
-    batch = submit_batch(celery_app, WorkloadArgs("noop", 0), count, "prefork", on_sent=sent.append,
-                         pipelined=pipelined, chunk=500)
+    batch = submit_batch(
+        celery_app, WorkloadArgs("noop", 0), count, "prefork", on_sent=sent.append, pipelined=pipelined, chunk=500
+    )
     assert sum(sent) == batch.submitted == count
     assert len(set(batch.task_ids)) == count
     broker, backend = redis_clients(settings)

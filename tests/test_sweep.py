@@ -15,8 +15,21 @@ def _record(results: Path) -> dict:
 
 
 def test_concurrency_sweep_runs_two_points(tmp_path: Path) -> None:
-    result = producer("sweep", "--workload", "io_sleep", "--size", "10", "--pool", "threads",
-                      "--concurrency", "1,2", "--count", "6", timeout=180, LAB_RESULTS_DIR=str(tmp_path))
+    result = producer(
+        "sweep",
+        "--workload",
+        "io_sleep",
+        "--size",
+        "10",
+        "--pool",
+        "threads",
+        "--concurrency",
+        "1,2",
+        "--count",
+        "6",
+        timeout=180,
+        LAB_RESULTS_DIR=str(tmp_path),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     record = _record(tmp_path)
     assert record["mode"] == "concurrency"
@@ -28,8 +41,21 @@ def test_concurrency_sweep_runs_two_points(tmp_path: Path) -> None:
 
 
 def test_workers_sweep_runs_two_points_and_probes_redis(tmp_path: Path) -> None:
-    result = producer("sweep", "--workload", "noop", "--pool", "threads", "--concurrency", "2",
-                      "--workers", "1,2", "--count", "40", timeout=180, LAB_RESULTS_DIR=str(tmp_path))
+    result = producer(
+        "sweep",
+        "--workload",
+        "noop",
+        "--pool",
+        "threads",
+        "--concurrency",
+        "2",
+        "--workers",
+        "1,2",
+        "--count",
+        "40",
+        timeout=180,
+        LAB_RESULTS_DIR=str(tmp_path),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     record = _record(tmp_path)
     assert record["mode"] == "workers" and record["redis_limit_tps"] > 0
@@ -42,5 +68,6 @@ def test_workers_sweep_runs_two_points_and_probes_redis(tmp_path: Path) -> None:
 def test_sweep_refuses_two_varying_axes() -> None:
     result = producer("sweep", "--concurrency", "1,2", "--workers", "1,2")
     assert result.returncode == 2
-    assert result.stderr.strip() == ("producer: error: sweep either --concurrency or --workers "
-                                     "(give the other a single value)")
+    assert result.stderr.strip() == (
+        "producer: error: sweep either --concurrency or --workers (give the other a single value)"
+    )

@@ -14,7 +14,8 @@ from worker.task_args import WorkloadArgs
 
 
 def test_worker_log_has_no_per_task_lines_but_keeps_failures(
-        celery_app: Any, settings: Any, prefork_worker: str) -> None:
+    celery_app: Any, settings: Any, prefork_worker: str
+) -> None:
     assert not settings.task_log
     batch = submit_batch(celery_app, WorkloadArgs("noop", 0), 5, "prefork")
     bad_id = f"bad-{uuid.uuid4().hex[:8]}"

@@ -63,7 +63,8 @@ def test_a_soft_limit_at_or_above_the_hard_one_is_refused() -> None:
 
 
 def test_threads_pool_has_no_time_limits_so_io_is_bounded_by_the_http_timeout(
-        server: FaultRedis, latency_target: Any) -> None:
+    server: FaultRedis, latency_target: Any
+) -> None:
     settings = fault_settings(server, http_timeout_s=1.0)
     app = fault_app(settings)
     broker, backend = redis_clients(settings)
@@ -73,8 +74,9 @@ def test_threads_pool_has_no_time_limits_so_io_is_bounded_by_the_http_timeout(
         slow = run_batch(app, settings, WorkloadArgs("io_http", 3000, url), 2, "threads", timeout_s=120)
         fast = run_batch(app, settings, WorkloadArgs("io_http", 10, url), 2, "threads", timeout_s=120)
         # A soft limit sent with the task is ignored by the threads pool (Celery #9203): it runs to the end.
-        unlimited = app.send_task("lab.io_sleep", kwargs={"size": 2500}, queue="threads", soft_time_limit=1,
-                                  time_limit=2).id
+        unlimited = app.send_task(
+            "lab.io_sleep", kwargs={"size": 2500}, queue="threads", soft_time_limit=1, time_limit=2
+        ).id
         ran = collect_results(backend, [unlimited], timeout_s=120, broker=broker, queue="threads")
     summary = slow.summary
     assert (summary.submitted, summary.completed, summary.failed, summary.lost) == (2, 0, 2, 0)

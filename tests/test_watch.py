@@ -22,8 +22,14 @@ from worker.task_args import WorkloadArgs
 
 def producer(*args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
     """Run `python -m producer ARGS` and capture its output."""
-    return subprocess.run([sys.executable, "-m", "producer", *args], capture_output=True, text=True,
-                          timeout=timeout, env=child_env(**env), cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "producer", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=child_env(**env),
+        cwd=ROOT,
+    )
 
 
 def wait_until(watcher: EventWatcher, done: Callable[[Snapshot], bool], timeout_s: float = 60) -> Snapshot:
@@ -37,7 +43,8 @@ def wait_until(watcher: EventWatcher, done: Callable[[Snapshot], bool], timeout_
 
 
 def test_watcher_counts_a_real_batch_per_worker_and_pool(
-        celery_app: Any, settings: Any, both_workers: dict[str, str]) -> None:
+    celery_app: Any, settings: Any, both_workers: dict[str, str]
+) -> None:
     watcher = EventWatcher(celery_app, window_s=60)
     watcher.start()
     try:
@@ -50,9 +57,19 @@ def test_watcher_counts_a_real_batch_per_worker_and_pool(
     rows = {row.worker: row for row in snap.workers}
     prefork, threads = rows[both_workers["prefork"]], rows[both_workers["threads"]]
     assert (prefork.pool, prefork.online, prefork.succeeded, prefork.failed, prefork.in_flight) == (
-        "prefork", 1, 12, 0, 0)
+        "prefork",
+        1,
+        12,
+        0,
+        0,
+    )
     assert (threads.pool, threads.online, threads.succeeded, threads.failed, threads.in_flight) == (
-        "threads", 1, 8, 0, 0)
+        "threads",
+        1,
+        8,
+        0,
+        0,
+    )
     assert prefork.rate > 0 and threads.rate > 0
     pools = {row.pool: row for row in snap.pools}
     assert pools["prefork"].succeeded == 12 and pools["threads"].succeeded == 8
@@ -85,8 +102,14 @@ def test_submit_watch_prints_the_final_throughput_table(both_workers: dict[str, 
 
 
 def test_watch_exits_cleanly_on_ctrl_c(both_workers: dict[str, str]) -> None:
-    process = subprocess.Popen([sys.executable, "-m", "producer", "watch"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env=child_env(), cwd=ROOT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "producer", "watch"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+        cwd=ROOT,
+    )
     try:
         assert process.stderr is not None
         first = process.stderr.readline()
@@ -101,14 +124,17 @@ def test_watch_exits_cleanly_on_ctrl_c(both_workers: dict[str, str]) -> None:
     assert "Celery throughput (final" in stdout and "Traceback" not in stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    (["watch", "--window", "0"], "--window must be between"),
-    (["watch", "--window", "nan"], "--window must be between"),
-    (["watch", "--duration", "-1"], "--duration must be a positive"),
-    (["watch", "--refresh", "0"], "--refresh must be between"),
-    (["watch", "--window", "soon"], "Invalid value for '--window'"),
-    (["submit", "--watch", "--no-wait"], "--watch needs --wait"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["watch", "--window", "0"], "--window must be between"),
+        (["watch", "--window", "nan"], "--window must be between"),
+        (["watch", "--duration", "-1"], "--duration must be a positive"),
+        (["watch", "--refresh", "0"], "--refresh must be between"),
+        (["watch", "--window", "soon"], "Invalid value for '--window'"),
+        (["submit", "--watch", "--no-wait"], "--watch needs --wait"),
+    ],
+)
 def test_bad_watch_options_give_one_line_and_exit_2(args: list[str], message: str) -> None:
     result = producer(*args)
     assert result.returncode == 2, result.stderr

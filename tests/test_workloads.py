@@ -33,8 +33,9 @@ def test_io_sleep_reports_its_delay() -> None:
     assert workloads.io_sleep(1) == {"slept_ms": 1}
 
 
-@pytest.mark.parametrize("url", ["ftp://127.0.0.1/", "http://", "not a url", "http://127.0.0.1:99999/",
-                                 "http://user:pw@127.0.0.1/"])
+@pytest.mark.parametrize(
+    "url", ["ftp://127.0.0.1/", "http://", "not a url", "http://127.0.0.1:99999/", "http://user:pw@127.0.0.1/"]
+)
 def test_malformed_urls_are_refused(url: str) -> None:
     with pytest.raises(UrlNotAllowed):
         check_url(url, frozenset({"127.0.0.1"}))
@@ -46,13 +47,16 @@ def test_hosts_off_the_allow_list_are_refused() -> None:
     assert check_url("http://127.0.0.1:8089/", frozenset({"127.0.0.1"}))
 
 
-@pytest.mark.parametrize("args, reason", [
-    (WorkloadArgs("bogus", 1), "unknown workload"),
-    (WorkloadArgs("cpu", -1), "non-negative"),
-    (WorkloadArgs("cpu", 10**9), "above the cap"),
-    (WorkloadArgs("io_sleep", 10**7), "above the cap"),
-    (WorkloadArgs("io_http", 10, "http://127.0.0.1/" + "a" * 5000), "bytes, above the cap"),
-])
+@pytest.mark.parametrize(
+    "args, reason",
+    [
+        (WorkloadArgs("bogus", 1), "unknown workload"),
+        (WorkloadArgs("cpu", -1), "non-negative"),
+        (WorkloadArgs("cpu", 10**9), "above the cap"),
+        (WorkloadArgs("io_sleep", 10**7), "above the cap"),
+        (WorkloadArgs("io_http", 10, "http://127.0.0.1/" + "a" * 5000), "bytes, above the cap"),
+    ],
+)
 def test_out_of_bounds_arguments_are_refused(args: WorkloadArgs, reason: str) -> None:
     with pytest.raises(BadTaskArgs, match=reason):
         check_args(args, LabSettings())

@@ -47,9 +47,12 @@ def _redis() -> redis.Redis:
         assert _settings is not None
         # Retry through a broker restart (a few seconds): a missing event would under-count re-runs.
         retry = Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=30)
-        client = redis.Redis.from_url(_settings.result_backend, retry=retry,
-                                      retry_on_error=[redis.ConnectionError, redis.TimeoutError],
-                                      socket_connect_timeout=_settings.broker_connect_timeout_s)
+        client = redis.Redis.from_url(
+            _settings.result_backend,
+            retry=retry,
+            retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+            socket_connect_timeout=_settings.broker_connect_timeout_s,
+        )
         _client = (os.getpid(), client)
     return _client[1]
 

@@ -34,8 +34,9 @@ def main(argv: list[str] | None = None) -> None:
     app = find_app(args[1])
     if app.user_options.get("worker"):  # Celery's CLI adds them to its worker command; this launcher does not
         raise SystemExit(f"worker.fast_start: {args[1]} defines worker user options: start it with `celery`")
-    worker.main(args=args[3:], prog_name="celery worker",
-                obj=CLIContext(app=app, no_color=False, workdir=None, quiet=False))
+    worker.main(
+        args=args[3:], prog_name="celery worker", obj=CLIContext(app=app, no_color=False, workdir=None, quiet=False)
+    )
 
 
 if __name__ == "__main__":

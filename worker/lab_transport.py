@@ -77,10 +77,18 @@ def entry_problem(message: Any) -> str | None:
 
 def quarantine_envelope(queue: str, problem: str) -> dict[str, Any]:
     """An envelope Celery will refuse (content type not accepted) and ack: logged, never run."""
-    return {"body": base64.b64encode(problem.encode()).decode(), "content-encoding": "utf-8",
-            "content-type": QUARANTINE_CONTENT_TYPE, "headers": {},
-            "properties": {"delivery_tag": uuid.uuid4().hex, "body_encoding": "base64", "priority": 0,
-                           "delivery_info": {"exchange": "", "routing_key": queue}}}
+    return {
+        "body": base64.b64encode(problem.encode()).decode(),
+        "content-encoding": "utf-8",
+        "content-type": QUARANTINE_CONTENT_TYPE,
+        "headers": {},
+        "properties": {
+            "delivery_tag": uuid.uuid4().hex,
+            "body_encoding": "base64",
+            "priority": 0,
+            "delivery_info": {"exchange": "", "routing_key": queue},
+        },
+    }
 
 
 def decode_entry(item: Any, queue: str) -> dict[str, Any]:
@@ -108,8 +116,10 @@ class QoS(kombu_redis.QoS):
         except self.channel.connection_errors:
             info = message.delivery_info
             _popped_not_recorded.append((message._raw, info["exchange"], info["routing_key"]))
-            logger.warning("broker connection lost after task %s was taken off its queue: kept, requeued on "
-                           "reconnect", message.headers.get("id"))
+            logger.warning(
+                "broker connection lost after task %s was taken off its queue: kept, requeued on reconnect",
+                message.headers.get("id"),
+            )
             raise
 
     def restore_visible(self, *args: Any, **kwargs: Any) -> None:

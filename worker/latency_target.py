@@ -45,8 +45,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8089)
     options = parser.parse_args(argv)
-    web.run_app(build_app(), host=options.host, port=options.port, backlog=LISTEN_BACKLOG,
-                access_log=None, print=None, handle_signals=True)
+    web.run_app(
+        build_app(),
+        host=options.host,
+        port=options.port,
+        backlog=LISTEN_BACKLOG,
+        access_log=None,
+        print=None,
+        handle_signals=True,
+    )
 
 
 if __name__ == "__main__":

@@ -49,8 +49,9 @@ def current_pool_name() -> str:
     return _pool_name
 
 
-def timed_run(run: Callable[[], dict[str, Any]], *, workload: str, hostname: str,
-              enqueued: float | None) -> dict[str, Any]:
+def timed_run(
+    run: Callable[[], dict[str, Any]], *, workload: str, hostname: str, enqueued: float | None
+) -> dict[str, Any]:
     """Run a workload and wrap its small result with the timings and identity every result carries."""
     started = time.time()
     cpu_start = time.thread_time()

@@ -32,8 +32,9 @@ def _expired(signum: int, frame: FrameType | None) -> None:
 def soft_deadline(limit_s: float | None, pool: str) -> Iterator[None]:
     """Raise ``SoftTimeLimitExceeded`` in the block ``limit_s`` (+ backstop delay) seconds from now."""
     on_main = pool in catalogue.POOLS and catalogue.pool(pool).tasks_on_main_thread
-    usable = (limit_s and on_main and hasattr(signal, "setitimer")
-              and threading.current_thread() is threading.main_thread())
+    usable = (
+        limit_s and on_main and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    )
     if not usable:
         yield
         return

@@ -35,9 +35,14 @@ class WorkloadTask(Task):
         stamp = check_enqueued(enqueued)
         try:
             with soft_deadline(self.soft_time_limit, current_pool_name()):
-                return timed_run(lambda: entry.call(args.size, args.url, settings), workload=entry.name,
-                                 hostname=self.request.hostname or "", enqueued=stamp)
+                return timed_run(
+                    lambda: entry.call(args.size, args.url, settings),
+                    workload=entry.name,
+                    hostname=self.request.hostname or "",
+                    enqueued=stamp,
+                )
         except SoftTimeLimitExceeded:
             limit = (self.request.timelimit or (None, None))[1] or self.soft_time_limit
-            raise SoftTimeLimitExceeded(f"{entry.name} ran past its soft time limit of {limit} s "
-                                        "(LAB_CPU_SOFT_TIME_LIMIT_S)") from None
+            raise SoftTimeLimitExceeded(
+                f"{entry.name} ran past its soft time limit of {limit} s (LAB_CPU_SOFT_TIME_LIMIT_S)"
+            ) from None

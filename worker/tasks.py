@@ -20,11 +20,15 @@ set_per_task_logs(_settings.task_log)  # before the consumer and the pool start 
 
 def register(entry: catalogue.Workload) -> Task:
     """Register the task that runs ``entry``: its name, base class, and the CPU time limits where they apply."""
-    limits: dict[str, Any] = ({"soft_time_limit": _settings.cpu_soft_time_limit_s,
-                               "time_limit": _settings.cpu_hard_time_limit_s} if entry.time_limited else {})
+    limits: dict[str, Any] = (
+        {"soft_time_limit": _settings.cpu_soft_time_limit_s, "time_limit": _settings.cpu_hard_time_limit_s}
+        if entry.time_limited
+        else {}
+    )
 
-    def run(self: WorkloadTask, size: int = entry.default_size, url: str = "",
-            enqueued: float | None = None) -> dict[str, Any]:
+    def run(
+        self: WorkloadTask, size: int = entry.default_size, url: str = "", enqueued: float | None = None
+    ) -> dict[str, Any]:
         return self.run_workload(size, url, enqueued)
 
     run.__doc__ = entry.summary

@@ -87,7 +87,7 @@ def _read(backend: redis.Redis, task_ids: list[str], collected: Collected) -> tu
     """One pipelined round trip of MGETs over ``task_ids``: record final states, return (still pending, finished)."""
     pipe = backend.pipeline(transaction=False)
     for start in range(0, len(task_ids), CHUNK):
-        pipe.mget([RESULT_KEY_PREFIX + task_id for task_id in task_ids[start:start + CHUNK]])
+        pipe.mget([RESULT_KEY_PREFIX + task_id for task_id in task_ids[start : start + CHUNK]])
     values = [value for chunk in pipe.execute() for value in chunk]
     still_pending: list[str] = []
     for task_id, raw in zip(task_ids, values, strict=True):
@@ -105,10 +105,18 @@ def _read(backend: redis.Redis, task_ids: list[str], collected: Collected) -> tu
     return still_pending, len(task_ids) - len(still_pending)
 
 
-def collect_results(backend: redis.Redis, task_ids: list[str], *, timeout_s: float,
-                    broker: redis.Redis | None = None, queue: str = "", idle_grace_s: float = 5.0,
-                    on_done: Callable[[int], None] | None = None, outage: OutageGuard | None = None,
-                    visibility_timeout_s: float | None = None) -> Collected:
+def collect_results(
+    backend: redis.Redis,
+    task_ids: list[str],
+    *,
+    timeout_s: float,
+    broker: redis.Redis | None = None,
+    queue: str = "",
+    idle_grace_s: float = 5.0,
+    on_done: Callable[[int], None] | None = None,
+    outage: OutageGuard | None = None,
+    visibility_timeout_s: float | None = None,
+) -> Collected:
     """Poll until every task has a final state; what never finishes is located, never silently dropped.
 
     Polling stops when ``timeout_s`` passes, or when the broker has nothing queued or unacknowledged for
@@ -135,8 +143,9 @@ def collect_results(backend: redis.Redis, task_ids: list[str], *, timeout_s: flo
         if full:
             pending, finished = guard.call(functools.partial(_read, backend, pending, collected), "result backend")
         else:
-            window, finished = guard.call(functools.partial(_read, backend, pending[:WINDOW], collected),
-                                          "result backend")
+            window, finished = guard.call(
+                functools.partial(_read, backend, pending[:WINDOW], collected), "result backend"
+            )
             pending = window + pending[WINDOW:]
             behind = not window  # the whole window had finished: read the next one at once
         if finished and on_done is not None:
@@ -165,8 +174,9 @@ def collect_results(backend: redis.Redis, task_ids: list[str], *, timeout_s: flo
     return collected
 
 
-def locate(broker: redis.Redis, queue: str, task_ids: list[str], guard: OutageGuard,
-           visibility_timeout_s: float | None = None) -> Whereabouts:
+def locate(
+    broker: redis.Redis, queue: str, task_ids: list[str], guard: OutageGuard, visibility_timeout_s: float | None = None
+) -> Whereabouts:
     """:func:`~producer.batch.pending.locate_unfinished` through the outage guard."""
     if visibility_timeout_s is None:
         from config.settings import get_settings

@@ -25,8 +25,13 @@ T = TypeVar("T")
 
 #: What an unreachable or restarting Redis raises: redis-py's connection and timeout errors (loading the
 #: AOF after a restart is ``BusyLoadingError``, a ``ConnectionError``), kombu's wrapper, the OS's own.
-OUTAGE_ERRORS: tuple[type[BaseException], ...] = (redis.ConnectionError, redis.TimeoutError, OperationalError,
-                                                  ConnectionError, TimeoutError)
+OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    OperationalError,
+    ConnectionError,
+    TimeoutError,
+)
 #: Backoff between attempts: from the first to the last, doubling.
 FIRST_WAIT_S, LONGEST_WAIT_S = 0.1, 2.0
 _CREDENTIALS = re.compile(r"://[^/@\s]*@")
@@ -87,11 +92,14 @@ class OutageGuard:
         if self.down_since is None:
             self.down_since, self.what = now, what
             if self.bound_s > 0:
-                self.say(f"{what} unreachable ({_reason(error)}); retrying for up to {self.bound_s:g} s "
-                         "(LAB_OUTAGE_RETRY_S)")
+                self.say(
+                    f"{what} unreachable ({_reason(error)}); retrying for up to {self.bound_s:g} s (LAB_OUTAGE_RETRY_S)"
+                )
         if now - self.down_since >= self.bound_s:
-            raise OutageTooLong(f"{self.what} unreachable for {now - self.down_since:.1f} s, gave up "
-                                f"(LAB_OUTAGE_RETRY_S={self.bound_s:g}): {_reason(error)}") from None
+            raise OutageTooLong(
+                f"{self.what} unreachable for {now - self.down_since:.1f} s, gave up "
+                f"(LAB_OUTAGE_RETRY_S={self.bound_s:g}): {_reason(error)}"
+            ) from None
 
     def recovered(self) -> None:
         """Note a successful operation: ends the current outage, if any, and says so."""

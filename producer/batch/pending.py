@@ -82,8 +82,11 @@ def ids_in_queue(broker: redis.Redis, queue: str, wanted: Collection[str]) -> se
 def unacked_delivered_at(broker: redis.Redis, wanted: Collection[str]) -> dict[str, float]:
     """Task id → delivery time (epoch s) for those of ``wanted`` held unacknowledged by some worker."""
     wanted_set = set(wanted)
-    tags = {tag: tid for tag, raw in broker.hgetall(UNACKED_KEY).items()
-            if (tid := unacked_task_id(raw)) is not None and tid in wanted_set}
+    tags = {
+        tag: tid
+        for tag, raw in broker.hgetall(UNACKED_KEY).items()
+        if (tid := unacked_task_id(raw)) is not None and tid in wanted_set
+    }
     if not tags:
         return {}
     pipe = broker.pipeline(transaction=False)
@@ -119,5 +122,8 @@ def queue_consumers(app: Celery, queue: str, timeout_s: float = 1.0) -> list[str
         return None
     if not replies:
         return None  # no worker at all, or none answered in time (a reconnecting one does not)
-    return sorted(name for name, queues in replies.items()
-                  if any(isinstance(q, dict) and q.get("name") == queue for q in queues or ()))
+    return sorted(
+        name
+        for name, queues in replies.items()
+        if any(isinstance(q, dict) and q.get("name") == queue for q in queues or ())
+    )

@@ -31,14 +31,31 @@ def republish(app: Celery, batch: Batch, task_ids: list[str], outage: OutageGuar
     kwargs = batch.args.as_kwargs()
     with app.producer_or_acquire() as producer:
         for task_id in task_ids:
-            guard.call(functools.partial(app.send_task, task_name, kwargs={**kwargs, "enqueued": time.time()},
-                                         queue=batch.queue, task_id=task_id, producer=producer))
+            guard.call(
+                functools.partial(
+                    app.send_task,
+                    task_name,
+                    kwargs={**kwargs, "enqueued": time.time()},
+                    queue=batch.queue,
+                    task_id=task_id,
+                    producer=producer,
+                )
+            )
 
 
-def collect_with_recovery(app: Celery, backend: redis.Redis, broker: redis.Redis, batch: Batch, *,
-                          timeout_s: float, idle_grace_s: float = 5.0, rounds: int = 1,
-                          on_done: Callable[[int], None] | None = None, outage: OutageGuard | None = None,
-                          visibility_timeout_s: float | None = None) -> tuple[Collected, int]:
+def collect_with_recovery(
+    app: Celery,
+    backend: redis.Redis,
+    broker: redis.Redis,
+    batch: Batch,
+    *,
+    timeout_s: float,
+    idle_grace_s: float = 5.0,
+    rounds: int = 1,
+    on_done: Callable[[int], None] | None = None,
+    outage: OutageGuard | None = None,
+    visibility_timeout_s: float | None = None,
+) -> tuple[Collected, int]:
     """Collect ``batch``; re-publish what the broker provably lost (up to ``rounds`` times) and collect it.
 
     Returns the merged collection and how many tasks were re-published. Tasks still queued or held
@@ -46,9 +63,17 @@ def collect_with_recovery(app: Celery, backend: redis.Redis, broker: redis.Redis
     """
     guard = outage or OutageGuard()
     deadline = time.monotonic() + timeout_s
-    collected = collect_results(backend, batch.task_ids, timeout_s=timeout_s, broker=broker, queue=batch.queue,
-                                idle_grace_s=idle_grace_s, on_done=on_done, outage=guard,
-                                visibility_timeout_s=visibility_timeout_s)
+    collected = collect_results(
+        backend,
+        batch.task_ids,
+        timeout_s=timeout_s,
+        broker=broker,
+        queue=batch.queue,
+        idle_grace_s=idle_grace_s,
+        on_done=on_done,
+        outage=guard,
+        visibility_timeout_s=visibility_timeout_s,
+    )
     republished = 0
     for _ in range(rounds):
         remaining = deadline - time.monotonic()
@@ -59,9 +84,17 @@ def collect_with_recovery(app: Celery, backend: redis.Redis, broker: redis.Redis
             break  # the tasks may still be in the broker (in flight to a worker): never send twice
         republish(app, batch, lost, guard)
         republished += len(lost)
-        again = collect_results(backend, lost, timeout_s=remaining, broker=broker, queue=batch.queue,
-                                idle_grace_s=idle_grace_s, on_done=on_done, outage=guard,
-                                visibility_timeout_s=visibility_timeout_s)
+        again = collect_results(
+            backend,
+            lost,
+            timeout_s=remaining,
+            broker=broker,
+            queue=batch.queue,
+            idle_grace_s=idle_grace_s,
+            on_done=on_done,
+            outage=guard,
+            visibility_timeout_s=visibility_timeout_s,
+        )
         collected.records.extend(again.records)
         collected.failures.update(again.failures)
         collected.lost = again.lost

@@ -41,8 +41,17 @@ def redis_clients(settings: LabSettings) -> tuple[redis.Redis, redis.Redis]:
     return broker, backend
 
 
-def run_batch(app: Celery, settings: LabSettings, args: WorkloadArgs, count: int, queue: str, *,
-              timeout_s: float, console: Console | None = None, outage: OutageGuard | None = None) -> BatchOutcome:
+def run_batch(
+    app: Celery,
+    settings: LabSettings,
+    args: WorkloadArgs,
+    count: int,
+    queue: str,
+    *,
+    timeout_s: float,
+    console: Console | None = None,
+    outage: OutageGuard | None = None,
+) -> BatchOutcome:
     """Submit ``count`` tasks to ``queue``, wait for every one, and summarise (pending and lost ones included).
 
     Redis must answer at the start (a stack that is not up is a one-line error at once); after that,
@@ -52,23 +61,49 @@ def run_batch(app: Celery, settings: LabSettings, args: WorkloadArgs, count: int
     require_redis(settings.broker_url, settings.broker_connect_timeout_s)
     require_redis(settings.result_backend, settings.broker_connect_timeout_s)
     broker, backend = redis_clients(settings)
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), console=console, disable=console is None, transient=True)
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=console is None,
+        transient=True,
+    )
     with progress:
         sent = progress.add_task(f"submit {args.workload} → {queue}", total=count)
         batch = submit_batch(app, args, count, queue, on_sent=lambda n: progress.advance(sent, n), outage=guard)
         done = progress.add_task(f"done   {args.workload} ← {queue}", total=count)
         # What the broker provably lost (popped by Redis, never delivered) is re-published: producer/recovery.py.
-        collected, republished = collect_with_recovery(app, backend, broker, batch, timeout_s=timeout_s,
-                                                       rounds=settings.republish_rounds,
-                                                       on_done=lambda n: progress.advance(done, n), outage=guard,
-                                                       visibility_timeout_s=settings.visibility_timeout_s)
+        collected, republished = collect_with_recovery(
+            app,
+            backend,
+            broker,
+            batch,
+            timeout_s=timeout_s,
+            rounds=settings.republish_rounds,
+            on_done=lambda n: progress.advance(done, n),
+            outage=guard,
+            visibility_timeout_s=settings.visibility_timeout_s,
+        )
     # Pending tasks wait for a worker: say whether any consumes their queue (None: nobody could be asked).
     consumers = queue_consumers(app, queue) if collected.queued or collected.unacked else None
-    summary = summarize(collected.records, workload=args.workload, queue=queue, size=args.size,
-                        submitted=batch.submitted, failures=collected.failures, lost=len(collected.lost),
-                        started_at=batch.send_started, finished_at=collected.finished_at,
-                        republished=republished, queued=len(collected.queued), unacked=len(collected.unacked),
-                        unacked_back_at=collected.unacked_back_at, queue_consumers=consumers,
-                        outages=guard.outages, outage_s=round(guard.downtime_s, 2))
+    summary = summarize(
+        collected.records,
+        workload=args.workload,
+        queue=queue,
+        size=args.size,
+        submitted=batch.submitted,
+        failures=collected.failures,
+        lost=len(collected.lost),
+        started_at=batch.send_started,
+        finished_at=collected.finished_at,
+        republished=republished,
+        queued=len(collected.queued),
+        unacked=len(collected.unacked),
+        unacked_back_at=collected.unacked_back_at,
+        queue_consumers=consumers,
+        outages=guard.outages,
+        outage_s=round(guard.downtime_s, 2),
+    )
     return BatchOutcome(batch, collected, summary)

@@ -71,10 +71,25 @@ class BatchSummary:
         return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(self).items()}
 
 
-def summarize(records: Sequence[dict[str, Any]], *, workload: str, queue: str, size: int, submitted: int,
-              failures: dict[str, str], lost: int, started_at: float, finished_at: float,
-              republished: int = 0, queued: int = 0, unacked: int = 0, unacked_back_at: float | None = None,
-              queue_consumers: list[str] | None = None, outages: int = 0, outage_s: float = 0.0) -> BatchSummary:
+def summarize(
+    records: Sequence[dict[str, Any]],
+    *,
+    workload: str,
+    queue: str,
+    size: int,
+    submitted: int,
+    failures: dict[str, str],
+    lost: int,
+    started_at: float,
+    finished_at: float,
+    republished: int = 0,
+    queued: int = 0,
+    unacked: int = 0,
+    unacked_back_at: float | None = None,
+    queue_consumers: list[str] | None = None,
+    outages: int = 0,
+    outage_s: float = 0.0,
+) -> BatchSummary:
     """Summarise one batch. Throughput = completed tasks / (last finish − first enqueue)."""
     latencies = [r["finished"] - r["enqueued"] for r in records if r.get("enqueued") is not None]
     waits = [r["started"] - r["enqueued"] for r in records if r.get("enqueued") is not None]
@@ -84,16 +99,31 @@ def summarize(records: Sequence[dict[str, Any]], *, workload: str, queue: str, s
     span = max(last - min(first, started_at), 1e-9)
     reasons = Counter(reason.split(":", 1)[0] for reason in failures.values())
     return BatchSummary(
-        workload=workload, queue=queue, size=size, submitted=submitted, completed=len(records),
-        failed=len(failures), lost=lost, wall_s=span, throughput=len(records) / span if records else 0.0,
-        latency_p50_s=percentile(latencies, 50), latency_p95_s=percentile(latencies, 95),
-        latency_p99_s=percentile(latencies, 99), queue_wait_p50_s=percentile(waits, 50),
-        run_time_mean_s=mean(run_times), run_time_p50_s=percentile(run_times, 50),
+        workload=workload,
+        queue=queue,
+        size=size,
+        submitted=submitted,
+        completed=len(records),
+        failed=len(failures),
+        lost=lost,
+        wall_s=span,
+        throughput=len(records) / span if records else 0.0,
+        latency_p50_s=percentile(latencies, 50),
+        latency_p95_s=percentile(latencies, 95),
+        latency_p99_s=percentile(latencies, 99),
+        queue_wait_p50_s=percentile(waits, 50),
+        run_time_mean_s=mean(run_times),
+        run_time_p50_s=percentile(run_times, 50),
         thread_cpu_mean_s=mean([r["thread_cpu"] for r in records]),
         pools=sorted({str(r.get("pool")) for r in records}),
         per_worker=dict(Counter(str(r["hostname"]) for r in records).most_common()),
         per_process=len({(r["hostname"], r["pid"]) for r in records}),
         failure_reasons=dict(reasons),
-        republished=republished, queued=queued, unacked=unacked, unacked_back_at=unacked_back_at,
-        queue_consumers=queue_consumers, outages=outages, outage_s=outage_s,
+        republished=republished,
+        queued=queued,
+        unacked=unacked,
+        unacked_back_at=unacked_back_at,
+        queue_consumers=queue_consumers,
+        outages=outages,
+        outage_s=outage_s,
     )

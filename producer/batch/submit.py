@@ -66,9 +66,17 @@ class Batch:
         return len(self.task_ids)
 
 
-def submit_batch(app: Celery, args: WorkloadArgs, count: int, queue: str,
-                 on_sent: Callable[[int], None] | None = None, *, pipelined: bool = True,
-                 chunk: int = CHUNK, outage: OutageGuard | None = None) -> Batch:
+def submit_batch(
+    app: Celery,
+    args: WorkloadArgs,
+    count: int,
+    queue: str,
+    on_sent: Callable[[int], None] | None = None,
+    *,
+    pipelined: bool = True,
+    chunk: int = CHUNK,
+    outage: OutageGuard | None = None,
+) -> Batch:
     """Send ``count`` tasks of ``args`` to ``queue``; pipelined ``chunk`` at a time unless ``pipelined=False``.
 
     Broker outages are retried through ``outage`` (default: a guard bounded by ``LAB_OUTAGE_RETRY_S``).
@@ -89,14 +97,29 @@ def submit_batch(app: Celery, args: WorkloadArgs, count: int, queue: str,
     return batch
 
 
-def _send_one_by_one(app: Celery, batch: Batch, task_name: str, kwargs: dict[str, object], count: int,
-                     on_sent: Callable[[int], None] | None, guard: OutageGuard) -> None:
+def _send_one_by_one(
+    app: Celery,
+    batch: Batch,
+    task_name: str,
+    kwargs: dict[str, object],
+    count: int,
+    on_sent: Callable[[int], None] | None,
+    guard: OutageGuard,
+) -> None:
     """Celery's own path: one ``send_task`` (one round trip or more) per task, over one connection."""
     with app.producer_or_acquire() as producer:
         for index in range(count):
             task_id = f"{batch.batch_id}-{index}"
-            guard.call(functools.partial(app.send_task, task_name, kwargs={**kwargs, "enqueued": time.time()},
-                                         queue=batch.queue, task_id=task_id, producer=producer))
+            guard.call(
+                functools.partial(
+                    app.send_task,
+                    task_name,
+                    kwargs={**kwargs, "enqueued": time.time()},
+                    queue=batch.queue,
+                    task_id=task_id,
+                    producer=producer,
+                )
+            )
             batch.task_ids.append(task_id)
             if on_sent is not None:
                 on_sent(1)
@@ -145,11 +168,21 @@ class _MessageFactory:
         self.send_events = bool(conf.task_send_sent_event)
         self.kwargsrepr_maxsize = amqp.kwargsrepr_maxsize
         headers, properties, body, sent_event = amqp.as_task_v2(
-            "template", task_name, (), kwargs, reply_to=app.thread_oid, time_limit=options.get("time_limit"),
-            soft_time_limit=options.get("soft_time_limit"), create_sent_event=self.send_events,
-            origin=anon_nodename(), ignore_result=None, argsrepr="()")
-        properties["delivery_mode"] = maybe_delivery_mode(queue.exchange.delivery_mode
-                                                          or conf.task_default_delivery_mode)
+            "template",
+            task_name,
+            (),
+            kwargs,
+            reply_to=app.thread_oid,
+            time_limit=options.get("time_limit"),
+            soft_time_limit=options.get("soft_time_limit"),
+            create_sent_event=self.send_events,
+            origin=anon_nodename(),
+            ignore_result=None,
+            argsrepr="()",
+        )
+        properties["delivery_mode"] = maybe_delivery_mode(
+            queue.exchange.delivery_mode or conf.task_default_delivery_mode
+        )
         self.content_type, self.content_encoding, _ = kombu_dumps(body, serializer="json")
         template = channel.prepare_message("", 0, self.content_type, self.content_encoding, headers, properties)
         #: Redis list of this priority (kombu's ``_put``): the queue name itself for priority 0.
@@ -160,7 +193,7 @@ class _MessageFactory:
     def delivery_tags(self, count: int) -> list[str]:
         """kombu's delivery tags are random UUID4 strings; one ``urandom`` call for the whole chunk."""
         raw = os.urandom(16 * count)
-        return [str(uuid.UUID(bytes=raw[i:i + 16], version=4)) for i in range(0, 16 * count, 16)]
+        return [str(uuid.UUID(bytes=raw[i : i + 16], version=4)) for i in range(0, 16 * count, 16)]
 
     def build(self, task_id: str, task_kwargs: dict[str, object], delivery_tag: str) -> tuple[str, dict[str, Any]]:
         """(serialised message, its task-sent event fields): what ``send_task`` + kombu's ``basic_publish`` write."""
@@ -171,23 +204,38 @@ class _MessageFactory:
             "content-encoding": self.content_encoding,
             "content-type": self.content_type,
             "headers": {**self.headers, "id": task_id, "root_id": task_id, "kwargsrepr": kwargsrepr},
-            "properties": {**self.properties, "correlation_id": task_id, "body_encoding": encoding,
-                           "delivery_tag": delivery_tag,
-                           "delivery_info": {"exchange": "", "routing_key": self.queue_name}},
+            "properties": {
+                **self.properties,
+                "correlation_id": task_id,
+                "body_encoding": encoding,
+                "delivery_tag": delivery_tag,
+                "delivery_info": {"exchange": "", "routing_key": self.queue_name},
+            },
         }
         event = {**self.sent_event, "uuid": task_id, "root_id": task_id, "kwargs": kwargsrepr}
         return json_dumps(message), event
 
 
-def _send_pipelined(app: Celery, batch: Batch, task_name: str, kwargs: dict[str, object], count: int,
-                    chunk: int, on_sent: Callable[[int], None] | None, guard: OutageGuard) -> None:
+def _send_pipelined(
+    app: Celery,
+    batch: Batch,
+    task_name: str,
+    kwargs: dict[str, object],
+    count: int,
+    chunk: int,
+    on_sent: Callable[[int], None] | None,
+    guard: OutageGuard,
+) -> None:
     with app.connection_for_write() as connection:
         channel = guard.call(lambda: connection.default_channel)
         factory = _MessageFactory(app, channel, task_name, batch.queue, {**kwargs, "enqueued": 0.0})
         # Celery declares the queue (for Redis: its binding) before publishing; so do we, once.
         guard.call(lambda: maybe_declare(app.amqp.queues[batch.queue], channel))
-        dispatcher = app.events.Dispatcher(connection, enabled=True, buffer_group=["task"],
-                                           buffer_limit=chunk + 1) if factory.send_events else None
+        dispatcher = (
+            app.events.Dispatcher(connection, enabled=True, buffer_group=["task"], buffer_limit=chunk + 1)
+            if factory.send_events
+            else None
+        )
         try:
             for start in range(0, count, chunk):
                 stop = min(start + chunk, count)

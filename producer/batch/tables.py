@@ -52,12 +52,17 @@ def summary_table(summary: BatchSummary) -> Table:
         ("submitted / completed", f"{summary.submitted} / {summary.completed}"),
         ("failed / lost", f"{summary.failed} / {summary.lost}"),
         *([("still queued (pending)", f"{summary.queued} ({consumers_text(summary)})")] if summary.queued else []),
-        *([("held unacknowledged (pending)", f"{summary.unacked} ({back_at_text(summary.unacked_back_at)})")]
-          if summary.unacked else []),
+        *(
+            [("held unacknowledged (pending)", f"{summary.unacked} ({back_at_text(summary.unacked_back_at)})")]
+            if summary.unacked
+            else []
+        ),
         ("wall time", f"{summary.wall_s:.2f} s"),
         ("throughput", f"{summary.throughput:,.1f} tasks/s"),
-        ("latency p50 / p95 / p99", " / ".join(_ms(v) for v in
-                                               (summary.latency_p50_s, summary.latency_p95_s, summary.latency_p99_s))),
+        (
+            "latency p50 / p95 / p99",
+            " / ".join(_ms(v) for v in (summary.latency_p50_s, summary.latency_p95_s, summary.latency_p99_s)),
+        ),
         ("queue wait p50", _ms(summary.queue_wait_p50_s)),
         ("run time mean / p50", f"{_ms(summary.run_time_mean_s)} / {_ms(summary.run_time_p50_s)}"),
         ("thread CPU mean", _ms(summary.thread_cpu_mean_s)),
@@ -80,13 +85,35 @@ def side_by_side_table(summaries: Sequence[BatchSummary], title: str = "Side by 
     table = Table(title=title)
     # Pending (queued or unacknowledged, not lost) gets a column only when some batch has any.
     show_pending = any(s.pending for s in summaries)
-    for column in ("workload", "pool", "tasks", "failed", "lost", *(["pending"] if show_pending else []), "tasks/s",
-                   "p50", "p95", "run time", "thread CPU", "CPU/run"):
+    for column in (
+        "workload",
+        "pool",
+        "tasks",
+        "failed",
+        "lost",
+        *(["pending"] if show_pending else []),
+        "tasks/s",
+        "p50",
+        "p95",
+        "run time",
+        "thread CPU",
+        "CPU/run",
+    ):
         table.add_column(column, justify="left" if column in ("workload", "pool") else "right")
     for s in summaries:
         cpu_share = s.thread_cpu_mean_s / s.run_time_mean_s if s.run_time_mean_s > 0 else math.nan
-        table.add_row(s.workload, s.queue, str(s.completed), str(s.failed), str(s.lost),
-                      *([str(s.pending)] if show_pending else []), f"{s.throughput:,.1f}",
-                      _ms(s.latency_p50_s), _ms(s.latency_p95_s), _ms(s.run_time_mean_s),
-                      _ms(s.thread_cpu_mean_s), "–" if math.isnan(cpu_share) else f"{cpu_share:.0%}")
+        table.add_row(
+            s.workload,
+            s.queue,
+            str(s.completed),
+            str(s.failed),
+            str(s.lost),
+            *([str(s.pending)] if show_pending else []),
+            f"{s.throughput:,.1f}",
+            _ms(s.latency_p50_s),
+            _ms(s.latency_p95_s),
+            _ms(s.run_time_mean_s),
+            _ms(s.thread_cpu_mean_s),
+            "–" if math.isnan(cpu_share) else f"{cpu_share:.0%}",
+        )
     return table

@@ -35,8 +35,15 @@ def _version(distribution: str) -> str:
 
 
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
-                                          help="print the lab's, Celery's, kombu's and redis-py's versions")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="print the lab's, Celery's, kombu's and redis-py's versions",
+        ),
+    ] = False,
 ) -> None:
     """Concurrency lab: Celery pools measured side by side."""
 
@@ -48,8 +55,13 @@ def build_app() -> typer.Typer:
     from producer.cli.report_command import report
     from producer.cli.stack_commands import stack_app
 
-    app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None, help=HELP,
-                      context_settings={"help_option_names": ["-h", "--help"]})
+    app = typer.Typer(
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+        help=HELP,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
     app.callback()(_root)
     register_batch_commands(app)  # submit, demo, watch
     register_measure_commands(app)  # compare, sweep

@@ -47,14 +47,16 @@ def submit(
         require_redis(settings.broker_url, settings.broker_connect_timeout_s)
         batch = submit_batch(celery_app, args, count, queue, outage=OutageGuard(settings.outage_retry_s))
         report = {"batch_id": batch.batch_id, "queue": queue, "submitted": batch.submitted}
-        print(json.dumps(report) if as_json else f"submitted {batch.submitted} tasks to {queue} "
-              f"(batch {batch.batch_id})")
+        print(
+            json.dumps(report) if as_json else f"submitted {batch.submitted} tasks to {queue} (batch {batch.batch_id})"
+        )
         return
     from producer.watch.view import live_watch
 
     with live_watch(celery_app, settings, enabled=watch, final=None if as_json else out):
-        outcome = run_batch(celery_app, settings, args, count, queue, timeout_s=timeout,
-                            console=None if as_json or watch else console)
+        outcome = run_batch(
+            celery_app, settings, args, count, queue, timeout_s=timeout, console=None if as_json or watch else console
+        )
     summary = outcome.summary
     if as_json:
         print(json.dumps({"batch_id": outcome.batch.batch_id, **summary.as_dict()}, indent=2))
@@ -64,11 +66,14 @@ def submit(
     # held unacknowledged) are not lost, and the line says where they are and whether they will run.
     pending = pending_text(summary)
     if summary.failed or summary.lost:
-        raise LabError(f"{summary.failed} task(s) failed and {summary.lost} were lost of {summary.submitted} "
-                       f"submitted" + (f"; pending: {pending}" if pending else ""))
+        raise LabError(
+            f"{summary.failed} task(s) failed and {summary.lost} were lost of {summary.submitted} "
+            f"submitted" + (f"; pending: {pending}" if pending else "")
+        )
     if pending:
-        raise LabError(f"{summary.pending} of {summary.submitted} task(s) unfinished after {timeout:g} s, none lost: "
-                       f"{pending}")
+        raise LabError(
+            f"{summary.pending} of {summary.submitted} task(s) unfinished after {timeout:g} s, none lost: {pending}"
+        )
 
 
 def demo(
@@ -93,8 +98,9 @@ def watch(
     from producer.watch.view import run_watch
     from worker.app import app as celery_app
 
-    run_watch(celery_app, get_settings(), window_s=window, duration_s=duration, once=once, as_json=as_json,
-              refresh_hz=refresh)
+    run_watch(
+        celery_app, get_settings(), window_s=window, duration_s=duration, once=once, as_json=as_json, refresh_hz=refresh
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 @contextlib.contextmanager
 def stop_cleanly_on_sigterm() -> Iterator[None]:
     """SIGTERM becomes KeyboardInterrupt, so the workers a measurement started are stopped on the way out."""
+
     def interrupt(*_: object) -> None:
         raise KeyboardInterrupt
 
@@ -46,23 +47,33 @@ def stop_cleanly_on_sigterm() -> Iterator[None]:
 
 def default_pools(settings: LabSettings) -> str:
     """The catalogue's default pools whose interpreter is present (threads_nogil needs `make freethreaded`)."""
-    from producer.processes.fleet import interpreter_for
+    from producer.processes.interpreters import interpreter_for
 
     return ",".join(catalogue.default_pools(lambda entry: interpreter_for(entry, settings) is not None))
 
 
 def compare(
-    workloads: Annotated[str, typer.Option(
-        help=list_help("workloads", catalogue.WORKLOADS, catalogue.default_workloads()),
-        autocompletion=names_of(lambda: catalogue.WORKLOADS))] = ",".join(catalogue.default_workloads()),
-    pools: Annotated[str | None, typer.Option(
-        help=list_help("pools", catalogue.POOLS, "the catalogue's, those whose interpreter is built"),
-        autocompletion=names_of(lambda: catalogue.POOLS))] = None,
+    workloads: Annotated[
+        str,
+        typer.Option(
+            help=list_help("workloads", catalogue.WORKLOADS, catalogue.default_workloads()),
+            autocompletion=names_of(lambda: catalogue.WORKLOADS),
+        ),
+    ] = ",".join(catalogue.default_workloads()),
+    pools: Annotated[
+        str | None,
+        typer.Option(
+            help=list_help("pools", catalogue.POOLS, "the catalogue's, those whose interpreter is built"),
+            autocompletion=names_of(lambda: catalogue.POOLS),
+        ),
+    ] = None,
     count: Annotated[int, typer.Option(help="tasks per batch")] = 100,
     repeat: Annotated[int, typer.Option(help="measured batches per cell (after one warm-up)")] = 3,
     sizes: Annotated[str, typer.Option(help=f"per-workload sizes, e.g. cpu=25000,io_http=100 ({size_help()})")] = "",
-    baselines: Annotated[bool, typer.Option(
-        "--baselines/--no-baselines", help="also run ThreadPoolExecutor / ProcessPoolExecutor in-process")] = True,
+    baselines: Annotated[
+        bool,
+        typer.Option("--baselines/--no-baselines", help="also run ThreadPoolExecutor / ProcessPoolExecutor in-process"),
+    ] = True,
     timeout: Annotated[float, typer.Option(help="seconds to wait for one batch")] = 600,
     as_json: Annotated[bool, typer.Option("--json", help="print the record as JSON on stdout (no table)")] = False,
 ) -> None:
@@ -70,8 +81,17 @@ def compare(
     run_compare_command(workloads, pools, count, repeat, sizes, baselines, timeout, as_json=as_json)
 
 
-def run_compare_command(workloads: str, pools: str | None, count: int, repeat: int, sizes: str,
-                        baselines: bool, timeout: float, *, as_json: bool = False) -> CompareRecord:
+def run_compare_command(
+    workloads: str,
+    pools: str | None,
+    count: int,
+    repeat: int,
+    sizes: str,
+    baselines: bool,
+    timeout: float,
+    *,
+    as_json: bool = False,
+) -> CompareRecord:
     """Validate, run, print and record a compare; returns the record."""
     from producer.measure.compare import ComparePlan, run_compare
     from producer.measure.compare_table import bottleneck_lines, compare_table
@@ -80,10 +100,15 @@ def run_compare_command(workloads: str, pools: str | None, count: int, repeat: i
     from worker.app import app as celery_app
 
     settings = get_settings()
-    plan = ComparePlan(parse_names(workloads, catalogue.WORKLOADS, "workloads"),
-                       parse_names(pools or default_pools(settings), catalogue.POOLS, "pools"),
-                       check_positive(count, "count", settings.max_count), check_positive(repeat, "repeat", 50),
-                       parse_sizes(sizes, settings), baselines, timeout)
+    plan = ComparePlan(
+        parse_names(workloads, catalogue.WORKLOADS, "workloads"),
+        parse_names(pools or default_pools(settings), catalogue.POOLS, "pools"),
+        check_positive(count, "count", settings.max_count),
+        check_positive(repeat, "repeat", 50),
+        parse_sizes(sizes, settings),
+        baselines,
+        timeout,
+    )
     if not math.isfinite(timeout) or timeout <= 0:
         raise BadInput(f"--timeout must be a positive number of seconds, got {timeout}")
     require_redis(settings.broker_url, settings.broker_connect_timeout_s)
@@ -105,8 +130,7 @@ def _complain(record: CompareRecord) -> None:
     cells = [c for c in record["cells"] if c["kind"] == "celery"]
     for cell in cells:
         if not cell["checks_agree"]:
-            err.print(f"[red]CHECK DISAGREES[/] {cell['workload']} / {cell['pool']}: "
-                      + "; ".join(cell["check_notes"]))
+            err.print(f"[red]CHECK DISAGREES[/] {cell['workload']} / {cell['pool']}: " + "; ".join(cell["check_notes"]))
     failed = sum(c["failed"] for c in cells)
     lost = sum(c["lost"] for c in cells)
     if failed or lost:
@@ -127,8 +151,17 @@ def sweep(
     run_sweep_command(workload.value, pool.value, concurrency, workers, count, size, timeout, as_json=as_json)
 
 
-def run_sweep_command(workload: str, pool: str, concurrency: str, workers: str, count: int | None,
-                      size: int | None, timeout: float, *, as_json: bool = False) -> SweepRecord:
+def run_sweep_command(
+    workload: str,
+    pool: str,
+    concurrency: str,
+    workers: str,
+    count: int | None,
+    size: int | None,
+    timeout: float,
+    *,
+    as_json: bool = False,
+) -> SweepRecord:
     """Validate, run, print and record a sweep; returns the record."""
     from producer.measure.records import write_record
     from producer.measure.sweep import SweepPlan, run_sweep
@@ -147,13 +180,17 @@ def run_sweep_command(workload: str, pool: str, concurrency: str, workers: str, 
     slots = max(concurrencies) * max(worker_counts)
     busy = catalogue.workload(workload).has_ideal
     chosen = count if count is not None else (min(5000, max(100, 4 * slots)) if busy else 3000)
-    plan = SweepPlan(workload, pool, args, check_positive(chosen, "count", settings.max_count),
-                     concurrencies, worker_counts, timeout)
+    plan = SweepPlan(
+        workload, pool, args, check_positive(chosen, "count", settings.max_count), concurrencies, worker_counts, timeout
+    )
     require_redis(settings.broker_url, settings.broker_connect_timeout_s)
 
     def show(point: dict[str, Any]) -> None:
-        err.print(f"  {point['label']:<22} {point['throughput']:>9,.1f} tasks/s  (failed {point['failed']}, "
-                  f"lost {point['lost']}, machine CPU {point['machine_cpu_percent']:.0f}%)", highlight=False)
+        err.print(
+            f"  {point['label']:<22} {point['throughput']:>9,.1f} tasks/s  (failed {point['failed']}, "
+            f"lost {point['lost']}, machine CPU {point['machine_cpu_percent']:.0f}%)",
+            highlight=False,
+        )
 
     with stop_cleanly_on_sigterm():
         record = run_sweep(celery_app, settings, plan, on_point=show)
@@ -175,25 +212,41 @@ def sweep_table(record: SweepRecord) -> Any:
     from rich.table import Table
 
     mode = record.environment.celery_mode
-    table = Table(title=record.title + (f"\n{mode.headline()}" if mode else ""),
-                  caption="\n".join(record.notes) or None)
-    for header in ("workers × slots", "tasks/s", "ideal", "vs ideal", "producer clock", "worker CPU/task",
-                   "cores: workers+Redis / Redis", "machine CPU", "saturated", "failed/lost"):
+    table = Table(
+        title=record.title + (f"\n{mode.headline()}" if mode else ""), caption="\n".join(record.notes) or None
+    )
+    for header in (
+        "workers × slots",
+        "tasks/s",
+        "ideal",
+        "vs ideal",
+        "producer clock",
+        "worker CPU/task",
+        "cores: workers+Redis / Redis",
+        "machine CPU",
+        "saturated",
+        "failed/lost",
+    ):
         table.add_column(header, justify="left" if header in ("workers × slots", "saturated") else "right")
     for p in record["points"]:
         ideal = p.get("ideal")
         ok = ideal is not None and isinstance(ideal, float) and math.isfinite(ideal) and ideal > 0
-        table.add_row(f"{p['workers']} × {p['concurrency']}", f"{p['throughput']:,.1f}",
-                      f"{ideal:,.1f}" if ok else "–", f"{p['throughput'] / ideal:.0%}" if ok else "–",
-                      f"{p['producer_throughput']:,.1f}" + ("" if p.get("check_agree", True) else " DISAGREE"),
-                      f"{p['worker_cpu_s'] / p['completed'] * 1000:,.2f} ms" if p.get("worker_cpu_s")
-                      and p["completed"] else "–",
-                      f"{p.get('lab_cores_used', 0.0):.2f} / {p.get('redis_cores_used', 0.0):.2f}",
-                      f"{p['machine_cpu_percent']:.0f}%", p["saturated"],
-                      f"{p['failed']}/{p['lost']}")
+        table.add_row(
+            f"{p['workers']} × {p['concurrency']}",
+            f"{p['throughput']:,.1f}",
+            f"{ideal:,.1f}" if ok else "–",
+            f"{p['throughput'] / ideal:.0%}" if ok else "–",
+            f"{p['producer_throughput']:,.1f}" + ("" if p.get("check_agree", True) else " DISAGREE"),
+            f"{p['worker_cpu_s'] / p['completed'] * 1000:,.2f} ms" if p.get("worker_cpu_s") and p["completed"] else "–",
+            f"{p.get('lab_cores_used', 0.0):.2f} / {p.get('redis_cores_used', 0.0):.2f}",
+            f"{p['machine_cpu_percent']:.0f}%",
+            p["saturated"],
+            f"{p['failed']}/{p['lost']}",
+        )
     if record.get("redis_limit_tps"):
-        table.caption = (table.caption or "") + f"\nRedis probe: {record['redis_limit_tps']:,.0f} pipelined " \
-                                                "LPUSH+RPOP pairs/s"
+        table.caption = (
+            table.caption or ""
+        ) + f"\nRedis probe: {record['redis_limit_tps']:,.0f} pipelined LPUSH+RPOP pairs/s"
     return table
 
 

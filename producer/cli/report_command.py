@@ -26,5 +26,8 @@ def report(
         out.print(compare_table(rendered.compare))
     for note in rendered.notes:
         err.print(note, highlight=False, markup=False, soft_wrap=True)
-    err.print(f"report: {rendered.html_path} and {rendered.markdown_path} ({len(rendered.images)} charts)",
-              highlight=False, soft_wrap=True)
+    err.print(
+        f"report: {rendered.html_path} and {rendered.markdown_path} ({len(rendered.images)} charts)",
+        highlight=False,
+        soft_wrap=True,
+    )

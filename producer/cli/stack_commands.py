@@ -20,8 +20,10 @@ console = err
 def _print_up(settings: LabSettings, state: StackState, password: str, generated: bool) -> None:
     console.print(f"[bold green]stack up[/]: {', '.join(c.role for c in state.children)}")
     console.print(f"  broker  {state.broker_url}\n  target  {state.target_url}")
-    console.print(f"  flower  {state.flower_url}  (user {settings.flower_user}; password "
-                  f"{'generated: ' + password if generated else 'in LAB_FLOWER_PASSWORD or .lab/flower-password'})")
+    console.print(
+        f"  flower  {state.flower_url}  (user {settings.flower_user}; password "
+        f"{'generated: ' + password if generated else 'in LAB_FLOWER_PASSWORD or .lab/flower-password'})"
+    )
     console.print(f"  logs    {settings.state_dir / 'logs'}/")
 
 
@@ -37,16 +39,20 @@ def stack_up(
 
     settings = get_settings()
     if hasattr(os, "geteuid") and os.geteuid() == 0:
-        console.print("note: running as root; Celery warns about that in the worker logs. "
-                      "Containers run the workers as a normal user.")
+        console.print(
+            "note: running as root; Celery warns about that in the worker logs. "
+            "Containers run the workers as a normal user."
+        )
     if stack.running_state(settings):
         raise LabError("the stack is already up (see `producer stack status`; stop it with `producer stack down`)")
     password, generated = flower_password(settings)
     if detach:
         state = stack.start_detached(settings)
         _print_up(settings, state, password, generated)
-        console.print(f"supervised by pid {state.supervisor.pid if state.supervisor else '?'} "
-                      f"(log {settings.state_dir / 'logs' / 'supervisor.log'}); stop it with `producer stack down`")
+        console.print(
+            f"supervised by pid {state.supervisor.pid if state.supervisor else '?'} "
+            f"(log {settings.state_dir / 'logs' / 'supervisor.log'}); stop it with `producer stack down`"
+        )
         return
     from worker.app import app as celery_app
 

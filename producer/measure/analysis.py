@@ -53,8 +53,18 @@ def _ideal(workload: str, count: int, slots: int, cores: int, task_s: float) -> 
     return count / (math.ceil(count / parallel) * task_s)
 
 
-def _bounds(workload: str, pool: str, info: dict[str, Any], runs: list[dict[str, Any]], *, cores: int,
-            count: int, task_s: float, size_ms: int, ceiling_tps: float) -> list[tuple[str, float, str]]:
+def _bounds(
+    workload: str,
+    pool: str,
+    info: dict[str, Any],
+    runs: list[dict[str, Any]],
+    *,
+    cores: int,
+    count: int,
+    task_s: float,
+    size_ms: int,
+    ceiling_tps: float,
+) -> list[tuple[str, float, str]]:
     """(name, tasks/s bound, the figures behind it) for every limit that applies to this cell.
 
     Slots beyond the batch size cannot help, so a bound uses min(slots, count) and whole waves.
@@ -76,15 +86,26 @@ def _bounds(workload: str, pool: str, info: dict[str, Any], runs: list[dict[str,
         if per_task > 0:
             label = "GIL: 1 core/process" if gil_bound and usable < cores else "cores"
             source = "worker CPU" if not math.isnan(cpu_per_task) else "task CPU"
-            bounds.append((label, count / (math.ceil(count / usable) * per_task),
-                           f"{usable} core(s) / {per_task * 1000:,.1f} ms {source} per task"))
+            bounds.append(
+                (
+                    label,
+                    count / (math.ceil(count / usable) * per_task),
+                    f"{usable} core(s) / {per_task * 1000:,.1f} ms {source} per task",
+                )
+            )
     if is_io(workload) and size_ms > 0:
-        bounds.append(("concurrency÷latency", count / (math.ceil(count / slots) * size_ms / 1000.0),
-                       f"{slot_text} / {size_ms} ms"))
+        bounds.append(
+            (
+                "concurrency÷latency",
+                count / (math.ceil(count / slots) * size_ms / 1000.0),
+                f"{slot_text} / {size_ms} ms",
+            )
+        )
     if not _in_process(pool):
         consumers = len(info.get("nodes") or []) or 1
-        bounds.append(("consumer ceiling", consumers * ceiling_tps,
-                       f"{consumers} consumer process(es) × {ceiling_tps:,.0f}/s"))
+        bounds.append(
+            ("consumer ceiling", consumers * ceiling_tps, f"{consumers} consumer process(es) × {ceiling_tps:,.0f}/s")
+        )
     return bounds
 
 
@@ -94,15 +115,25 @@ def _bottleneck(bounds: list[tuple[str, float, str]], throughput: float) -> dict
     name, bound, figures = min(bounds, key=lambda b: b[1])
     share = throughput / bound if bound > 0 else math.nan
     if share < EXPLAINED_SHARE:
-        return {"name": "overhead", "bound": bound, "share": share,
-                "figures": f"nearest bound {name}: {figures} → ≤ {bound:,.1f}/s; got only {share:.0%}: "
-                           "per-task queue/CPU overhead (or a busy machine)"}
+        return {
+            "name": "overhead",
+            "bound": bound,
+            "share": share,
+            "figures": f"nearest bound {name}: {figures} → ≤ {bound:,.1f}/s; got only {share:.0%}: "
+            "per-task queue/CPU overhead (or a busy machine)",
+        }
     return {"name": name, "bound": bound, "share": share, "figures": f"{figures} → ≤ {bound:,.1f}/s; got {share:.0%}"}
 
 
-def analyse(runs: list[dict[str, Any]], pools_info: dict[str, dict[str, Any]], count: int,
-            sizes: dict[str, int], *, cores: int, consumer_ceiling_tps: float
-            ) -> tuple[list[dict[str, Any]], dict[str, str]]:
+def analyse(
+    runs: list[dict[str, Any]],
+    pools_info: dict[str, dict[str, Any]],
+    count: int,
+    sizes: dict[str, int],
+    *,
+    cores: int,
+    consumer_ceiling_tps: float,
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Cells (one per workload × pool, in run order) and a one-line verdict per workload."""
     grouped: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for run in runs:
@@ -120,35 +151,75 @@ def analyse(runs: list[dict[str, Any]], pools_info: dict[str, dict[str, Any]], c
         size_ms = sizes.get(workload, 0)
         task_s = size_ms / 1000.0 if is_io(workload) else task_cpu[workload]
         ideal = _ideal(workload, count, int(info["concurrency"]), cores, task_s)
-        cpu_mean = _median([r["timings"]["thread_cpu_s"]["mean"] for r in cell_runs
-                            if r["timings"]["thread_cpu_s"]["mean"] is not None])
-        run_mean = _median([r["timings"]["run_time_s"]["mean"] for r in cell_runs
-                            if r["timings"]["run_time_s"]["mean"] is not None])
-        bounds = _bounds(workload, pool, info, cell_runs, cores=cores, count=count, task_s=task_s,
-                         size_ms=size_ms, ceiling_tps=consumer_ceiling_tps)
-        cells.append({
-            "workload": workload, "pool": pool, "kind": "in-process" if _in_process(pool) else "celery",
-            "concurrency": info["concurrency"], "runs": len(cell_runs),
-            "throughput_median": median_tp, "throughput_min": min(throughputs), "throughput_max": max(throughputs),
-            "latency_p50_s": _median([r["timings"]["latency_s"]["p50"] for r in cell_runs
-                                      if r["timings"]["latency_s"]["p50"] is not None]),
-            "latency_p95_s": _median([r["timings"]["latency_s"]["p95"] for r in cell_runs
-                                      if r["timings"]["latency_s"]["p95"] is not None]),
-            "thread_cpu_mean_s": cpu_mean, "run_time_mean_s": run_mean,
-            "cpu_share": cpu_mean / run_mean if run_mean and not math.isnan(run_mean) else math.nan,
-            "ideal_throughput": ideal, "efficiency": median_tp / ideal if ideal and not math.isnan(ideal) else math.nan,
-            "submitted": sum(r["submitted"] for r in cell_runs), "completed": sum(r["completed"] for r in cell_runs),
-            "failed": sum(r["failed"] for r in cell_runs), "lost": sum(r["lost"] for r in cell_runs),
-            "checks_agree": all(r["check"]["agree"] for r in cell_runs),
-            "others_cores": _median([r.get("others_cores", 0.0) or 0.0 for r in cell_runs]),
-            "check_notes": [r["check"]["note"] for r in cell_runs if not r["check"]["agree"]],
-            "bottleneck": _bottleneck(bounds, median_tp),
-        })
+        cpu_mean = _median(
+            [
+                r["timings"]["thread_cpu_s"]["mean"]
+                for r in cell_runs
+                if r["timings"]["thread_cpu_s"]["mean"] is not None
+            ]
+        )
+        run_mean = _median(
+            [r["timings"]["run_time_s"]["mean"] for r in cell_runs if r["timings"]["run_time_s"]["mean"] is not None]
+        )
+        bounds = _bounds(
+            workload,
+            pool,
+            info,
+            cell_runs,
+            cores=cores,
+            count=count,
+            task_s=task_s,
+            size_ms=size_ms,
+            ceiling_tps=consumer_ceiling_tps,
+        )
+        cells.append(
+            {
+                "workload": workload,
+                "pool": pool,
+                "kind": "in-process" if _in_process(pool) else "celery",
+                "concurrency": info["concurrency"],
+                "runs": len(cell_runs),
+                "throughput_median": median_tp,
+                "throughput_min": min(throughputs),
+                "throughput_max": max(throughputs),
+                "latency_p50_s": _median(
+                    [
+                        r["timings"]["latency_s"]["p50"]
+                        for r in cell_runs
+                        if r["timings"]["latency_s"]["p50"] is not None
+                    ]
+                ),
+                "latency_p95_s": _median(
+                    [
+                        r["timings"]["latency_s"]["p95"]
+                        for r in cell_runs
+                        if r["timings"]["latency_s"]["p95"] is not None
+                    ]
+                ),
+                "thread_cpu_mean_s": cpu_mean,
+                "run_time_mean_s": run_mean,
+                "cpu_share": cpu_mean / run_mean if run_mean and not math.isnan(run_mean) else math.nan,
+                "ideal_throughput": ideal,
+                "efficiency": median_tp / ideal if ideal and not math.isnan(ideal) else math.nan,
+                "submitted": sum(r["submitted"] for r in cell_runs),
+                "completed": sum(r["completed"] for r in cell_runs),
+                "failed": sum(r["failed"] for r in cell_runs),
+                "lost": sum(r["lost"] for r in cell_runs),
+                "checks_agree": all(r["check"]["agree"] for r in cell_runs),
+                "others_cores": _median([r.get("others_cores", 0.0) or 0.0 for r in cell_runs]),
+                "check_notes": [r["check"]["note"] for r in cell_runs if not r["check"]["agree"]],
+                "bottleneck": _bottleneck(bounds, median_tp),
+            }
+        )
     for cell in cells:
-        solo_cell = next((c for c in cells
-                          if c["workload"] == cell["workload"] and c["pool"] == catalogue.REFERENCE_POOL), None)
-        cell["speedup_vs_solo"] = (cell["throughput_median"] / solo_cell["throughput_median"]
-                                   if solo_cell and solo_cell["throughput_median"] else math.nan)
+        solo_cell = next(
+            (c for c in cells if c["workload"] == cell["workload"] and c["pool"] == catalogue.REFERENCE_POOL), None
+        )
+        cell["speedup_vs_solo"] = (
+            cell["throughput_median"] / solo_cell["throughput_median"]
+            if solo_cell and solo_cell["throughput_median"]
+            else math.nan
+        )
     return cells, verdicts(cells)
 
 
@@ -156,16 +227,29 @@ def verdicts(cells: list[dict[str, Any]]) -> dict[str, str]:
     """Per workload: the fastest Celery pool and how many times faster it is than each other pool."""
     lines = {}
     for workload in dict.fromkeys(c["workload"] for c in cells):
-        ranked = sorted((c for c in cells if c["workload"] == workload and c["kind"] == "celery"),
-                        key=lambda c: -c["throughput_median"])
+        ranked = sorted(
+            (c for c in cells if c["workload"] == workload and c["kind"] == "celery"),
+            key=lambda c: -c["throughput_median"],
+        )
         if not ranked:
             continue
         best = ranked[0]
-        others = [f"{best['throughput_median'] / c['throughput_median']:.1f}× {c['pool']}"
-                  for c in ranked[1:] if c["throughput_median"] > 0]
+        others = [
+            f"{best['throughput_median'] / c['throughput_median']:.1f}× {c['pool']}"
+            for c in ranked[1:]
+            if c["throughput_median"] > 0
+        ]
         line = f"{workload}: {best['pool']} " + (", ".join(others) if others else "only pool measured")
-        baseline = next((c for c in cells if c["workload"] == workload and c["kind"] == "in-process"
-                         and catalogue.any_pool(c["pool"]).in_process == "threads"), None)
+        baseline = next(
+            (
+                c
+                for c in cells
+                if c["workload"] == workload
+                and c["kind"] == "in-process"
+                and catalogue.any_pool(c["pool"]).in_process == "threads"
+            ),
+            None,
+        )
         if baseline and baseline["throughput_median"] > 0:
             line += f" (in-process threads: {baseline['throughput_median']:,.1f}/s)"
         busy = [c["pool"] for c in cells if c["workload"] == workload and c.get("others_cores", 0) >= BUSY_OTHERS_CORES]

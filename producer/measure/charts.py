@@ -40,10 +40,11 @@ def throughput_chart(record: CompareRecord, path: Path) -> Path:
         cells = [c for c in record.cells if c.workload == workload]
         names = [c.pool for c in cells]
         medians = [_number(c.throughput_median) for c in cells]
-        errors = [[max(0.0, m - _number(c.throughput_min, m)) for m, c in zip(medians, cells, strict=True)],
-                  [max(0.0, _number(c.throughput_max, m) - m) for m, c in zip(medians, cells, strict=True)]]
-        bars = axis.bar(range(len(cells)), medians, yerr=errors, capsize=3,
-                        color=[colour(n) for n in names])
+        errors = [
+            [max(0.0, m - _number(c.throughput_min, m)) for m, c in zip(medians, cells, strict=True)],
+            [max(0.0, _number(c.throughput_max, m) - m) for m, c in zip(medians, cells, strict=True)],
+        ]
+        bars = axis.bar(range(len(cells)), medians, yerr=errors, capsize=3, color=[colour(n) for n in names])
         for bar, cell in zip(bars, cells, strict=True):
             if cell.kind == "in-process":
                 bar.set_hatch("//")
@@ -57,8 +58,11 @@ def latency_chart(record: CompareRecord, path: Path) -> Path:
     figure, axes = plt.subplots(1, len(workloads), figsize=(4.2 * len(workloads), 4.2), squeeze=False)
     for axis, workload in zip(axes[0], workloads, strict=True):
         pools = [c.pool for c in record.cells if c.workload == workload]
-        samples = [[v * 1000 for r in record.runs if r.workload == workload and r.pool == pool
-                    for v in r.latency_samples] or [math.nan] for pool in pools]
+        samples = [
+            [v * 1000 for r in record.runs if r.workload == workload and r.pool == pool for v in r.latency_samples]
+            or [math.nan]
+            for pool in pools
+        ]
         axis.boxplot(samples, showfliers=False)
         _label_panel(axis, range(1, len(pools) + 1), pools, workload, "latency, ms (enqueue → finish)")
     return _save(figure, "Latency distribution per pool (box: p25–p75, whiskers: 1.5 IQR)", path)

@@ -13,24 +13,20 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import redis
 from celery import Celery
 from rich.console import Console
 
 from config import catalogue
 from config.settings import LabSettings
-from producer.batch.collect import RESULT_KEY_PREFIX
-from producer.batch.run import BatchOutcome, redis_clients, run_batch
+from producer.batch.run import redis_clients, run_batch
 from producer.measure import cpu_share, inprocess
 from producer.measure.analysis import analyse
+from producer.measure.cross_check import cross_check
 from producer.measure.record_models import CompareRecord
 from producer.measure.records import environment, latency_samples, timing_summary
-from producer.processes import fleet
+from producer.processes import fleet, interpreters
 from worker.task_args import WorkloadArgs, default_size
 
-#: Throughputs by the task records and by the producer's clock may differ by this much (poll lag).
-AGREEMENT_TOLERANCE = 0.25
-AGREEMENT_SLACK_S = 0.3
 #: A 1-minute load average above this many runnable processes per core means others compete with the run.
 BUSY_LOAD_PER_CORE = 0.75
 
@@ -53,52 +49,39 @@ class ComparePlan:
         return WorkloadArgs(workload, self.sizes.get(workload, default_size(workload)), url)
 
 
-def backend_count(backend: redis.Redis, task_ids: list[str]) -> int:
-    """Results of these tasks present in the backend, counted independently of the collector."""
-    prefix = _shared_prefix(task_ids)
-    if len(prefix) >= 8:  # the batch id: one SCAN finds every result of the batch, and only those
-        wanted = set(task_ids)
-        keys = backend.scan_iter(match=f"{RESULT_KEY_PREFIX}{prefix}*", count=2000)
-        return sum(1 for key in keys if key.decode().removeprefix(RESULT_KEY_PREFIX) in wanted)
-    pipe = backend.pipeline(transaction=False)
-    for task_id in task_ids:
-        pipe.exists(RESULT_KEY_PREFIX + task_id)
-    return sum(int(n) for n in pipe.execute())
-
-
-def _shared_prefix(names: list[str]) -> str:
-    if not names:
-        return ""
-    low, high = min(names), max(names)
-    length = next((i for i, (a, b) in enumerate(zip(low, high, strict=False)) if a != b), min(len(low), len(high)))
-    return low[:length]
-
-
-def cross_check(outcome: BatchOutcome, backend: redis.Redis) -> dict[str, Any]:
-    """Compare the records with the backend's count and the producer's clock; say when they disagree."""
-    summary, collected = outcome.summary, outcome.collected
-    found = backend_count(backend, outcome.batch.task_ids)
-    producer_span = max(collected.finished_at - outcome.batch.send_started, 1e-9)
-    producer_tp = summary.completed / producer_span
-    notes = []
-    if found != summary.completed + summary.failed:
-        notes.append(f"backend holds {found} results, records say {summary.completed + summary.failed}")
-    gap = producer_span - summary.wall_s
-    if gap < -AGREEMENT_SLACK_S or (gap > AGREEMENT_SLACK_S and gap > AGREEMENT_TOLERANCE * summary.wall_s):
-        notes.append(f"producer clock {producer_tp:,.1f}/s vs records {summary.throughput:,.1f}/s")
-    return {"backend_results": found, "producer_throughput": producer_tp, "agree": not notes,
-            "note": "; ".join(notes)}
-
-
-def _run_figures(workload: str, pool: str, repeat: int, records: list[dict[str, Any]], *, submitted: int,
-                 failed: int, lost: int, throughput: float, wall_s: float, processes: int,
-                 worker_cpu_s: float | None, others_cores: float, check: dict[str, Any]) -> dict[str, Any]:
+def _run_figures(
+    workload: str,
+    pool: str,
+    repeat: int,
+    records: list[dict[str, Any]],
+    *,
+    submitted: int,
+    failed: int,
+    lost: int,
+    throughput: float,
+    wall_s: float,
+    processes: int,
+    worker_cpu_s: float | None,
+    others_cores: float,
+    check: dict[str, Any],
+) -> dict[str, Any]:
     return {
-        "workload": workload, "pool": pool, "repeat": repeat, "submitted": submitted, "completed": len(records),
-        "failed": failed, "lost": lost, "throughput": throughput, "wall_s": wall_s, "processes": processes,
-        "worker_cpu_s": worker_cpu_s, "others_cores": others_cores, "timings": timing_summary(records),
+        "workload": workload,
+        "pool": pool,
+        "repeat": repeat,
+        "submitted": submitted,
+        "completed": len(records),
+        "failed": failed,
+        "lost": lost,
+        "throughput": throughput,
+        "wall_s": wall_s,
+        "processes": processes,
+        "worker_cpu_s": worker_cpu_s,
+        "others_cores": others_cores,
+        "timings": timing_summary(records),
         "latency_samples": latency_samples(records),
-        "reported_pools": sorted({str(r["pool"]) for r in records if "pool" in r}), "check": check,
+        "reported_pools": sorted({str(r["pool"]) for r in records if "pool" in r}),
+        "check": check,
     }
 
 
@@ -108,8 +91,15 @@ def warmup_count(count: int, concurrency: int, workload: str) -> int:
     return max(1, min(count, slots))
 
 
-def _celery_run(app: Celery, settings: LabSettings, plan: ComparePlan, workers: fleet.PoolWorkers,
-                args: WorkloadArgs, repeat: int, lab_pids: list[int]) -> dict[str, Any]:
+def _celery_run(
+    app: Celery,
+    settings: LabSettings,
+    plan: ComparePlan,
+    workers: fleet.PoolWorkers,
+    args: WorkloadArgs,
+    repeat: int,
+    lab_pids: list[int],
+) -> dict[str, Any]:
     broker, backend = redis_clients(settings)
     fleet.purge_queue(app, workers.queue)
     cpu_before = fleet.cpu_seconds(workers.pids)
@@ -119,23 +109,51 @@ def _celery_run(app: Celery, settings: LabSettings, plan: ComparePlan, workers: 
     cpu_after = fleet.cpu_seconds(workers.pids)
     worker_cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
     summary = outcome.summary
-    return _run_figures(args.workload, workers.pool, repeat, outcome.collected.records, submitted=summary.submitted,
-                        failed=summary.failed, lost=summary.lost, throughput=summary.throughput,
-                        wall_s=summary.wall_s, processes=summary.per_process, worker_cpu_s=worker_cpu,
-                        others_cores=others, check=cross_check(outcome, backend))
+    return _run_figures(
+        args.workload,
+        workers.pool,
+        repeat,
+        outcome.collected.records,
+        submitted=summary.submitted,
+        failed=summary.failed,
+        lost=summary.lost,
+        throughput=summary.throughput,
+        wall_s=summary.wall_s,
+        processes=summary.per_process,
+        worker_cpu_s=worker_cpu,
+        others_cores=others,
+        check=cross_check(outcome, backend),
+    )
 
 
-def _baseline_run(name: str, workers: int, settings: LabSettings, plan: ComparePlan, args: WorkloadArgs,
-                  repeat: int, lab_pids: list[int]) -> dict[str, Any]:
+def _baseline_run(
+    name: str,
+    workers: int,
+    settings: LabSettings,
+    plan: ComparePlan,
+    args: WorkloadArgs,
+    repeat: int,
+    lab_pids: list[int],
+) -> dict[str, Any]:
     broker, _ = redis_clients(settings)
     shares_before = cpu_share.snapshot(lab_pids, broker)
     run = inprocess.run_baseline(name, workers, args, plan.count)
     others = cpu_share.others_cores(shares_before, cpu_share.snapshot(lab_pids, broker))
-    return _run_figures(args.workload, name, repeat, run.records, submitted=plan.count, failed=0,
-                        lost=plan.count - len(run.records), throughput=run.throughput, wall_s=run.wall_s,
-                        processes=len({r["pid"] for r in run.records}), worker_cpu_s=None, others_cores=others,
-                        check={"backend_results": None, "producer_throughput": run.throughput, "agree": True,
-                               "note": "in-process"})
+    return _run_figures(
+        args.workload,
+        name,
+        repeat,
+        run.records,
+        submitted=plan.count,
+        failed=0,
+        lost=plan.count - len(run.records),
+        throughput=run.throughput,
+        wall_s=run.wall_s,
+        processes=len({r["pid"] for r in run.records}),
+        worker_cpu_s=None,
+        others_cores=others,
+        check={"backend_results": None, "producer_throughput": run.throughput, "agree": True, "note": "in-process"},
+    )
 
 
 def baseline_workers(name: str, settings: LabSettings) -> int:
@@ -143,19 +161,22 @@ def baseline_workers(name: str, settings: LabSettings) -> int:
     return catalogue.any_pool(name).concurrency(settings)
 
 
-def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan,
-                console: Console | None = None) -> CompareRecord:
+def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan, console: Console | None = None) -> CompareRecord:
     """Run the plan and return its record: environment, pools, every run, cells and verdicts."""
     runs: list[dict[str, Any]] = []
     say = console.print if console else (lambda *_: None)
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     busy = load_before > BUSY_LOAD_PER_CORE * (os.cpu_count() or 1)
     if busy:
-        say(f"[yellow]note[/]: the machine is busy before the run (load {load_before:.1f} on {os.cpu_count()} "
-            "cores): other processes compete for the cores, CPU-bound figures will be low and noisy")
+        say(
+            f"[yellow]note[/]: the machine is busy before the run (load {load_before:.1f} on {os.cpu_count()} "
+            "cores): other processes compete for the cores, CPU-bound figures will be low and noisy"
+        )
     needs_target = any(catalogue.workload(w).takes_url for w in plan.workloads)
-    with fleet.latency_target(settings) if needs_target else nullcontext(), \
-            fleet.pool_workers(app, settings, plan.pools) as workers:
+    with (
+        fleet.latency_target(settings) if needs_target else nullcontext(),
+        fleet.pool_workers(app, settings, plan.pools) as workers,
+    ):
         for pool, found in workers.items():
             origin = "started here" if found.started_here else "already running"
             say(f"{pool:<14} {found.concurrency:>3} slots on {len(found.nodes)} worker(s) ({origin})")
@@ -164,32 +185,67 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan,
             args = plan.args_for(workload, settings)
             for pool in plan.pools:
                 fleet.purge_queue(app, pool)
-                run_batch(app, settings, args, warmup_count(plan.count, workers[pool].concurrency, workload), pool,
-                          timeout_s=plan.timeout_s)
+                run_batch(
+                    app,
+                    settings,
+                    args,
+                    warmup_count(plan.count, workers[pool].concurrency, workload),
+                    pool,
+                    timeout_s=plan.timeout_s,
+                )
             for repeat in range(plan.repeat):
-                order = plan.pools[repeat % len(plan.pools):] + plan.pools[:repeat % len(plan.pools)]
+                order = plan.pools[repeat % len(plan.pools) :] + plan.pools[: repeat % len(plan.pools)]
                 for pool in order:
                     runs.append(_celery_run(app, settings, plan, workers[pool], args, repeat, lab_pids))
                     _say_run(say, runs[-1])
                 if plan.baselines:
                     for name in catalogue.BASELINES:
-                        runs.append(_baseline_run(name, baseline_workers(name, settings), settings, plan, args,
-                                                  repeat, lab_pids))
+                        runs.append(
+                            _baseline_run(
+                                name, baseline_workers(name, settings), settings, plan, args, repeat, lab_pids
+                            )
+                        )
                         _say_run(say, runs[-1])
-        pools_info = {pool: {"concurrency": w.concurrency, "nodes": w.nodes, "started_here": w.started_here,
-                             "concurrency_rule": concurrency_rule(pool)} for pool, w in workers.items()}
+        pools_info = {
+            pool: {
+                "concurrency": w.concurrency,
+                "nodes": w.nodes,
+                "started_here": w.started_here,
+                "concurrency_rule": concurrency_rule(pool),
+            }
+            for pool, w in workers.items()
+        }
     if plan.baselines:
         for name in catalogue.BASELINES:
-            pools_info[name] = {"concurrency": baseline_workers(name, settings), "nodes": [], "started_here": True,
-                                "concurrency_rule": concurrency_rule(name)}
-    cells, verdicts = analyse(runs, pools_info, plan.count, {w: plan.args_for(w, settings).size
-                                                              for w in plan.workloads},
-                              cores=os.cpu_count() or 1, consumer_ceiling_tps=settings.consumer_ceiling_tps)
-    return CompareRecord.model_validate({
-        "environment": environment(settings, interpreters=_interpreters(settings, plan.pools),
-                                   load_before=round(load_before, 2), busy_before=busy),
-        "plan": {**asdict(plan), "sizes": {w: plan.args_for(w, settings).size for w in plan.workloads}},
-        "pools": pools_info, "runs": runs, "cells": cells, "verdicts": verdicts})
+            pools_info[name] = {
+                "concurrency": baseline_workers(name, settings),
+                "nodes": [],
+                "started_here": True,
+                "concurrency_rule": concurrency_rule(name),
+            }
+    cells, verdicts = analyse(
+        runs,
+        pools_info,
+        plan.count,
+        {w: plan.args_for(w, settings).size for w in plan.workloads},
+        cores=os.cpu_count() or 1,
+        consumer_ceiling_tps=settings.consumer_ceiling_tps,
+    )
+    return CompareRecord.model_validate(
+        {
+            "environment": environment(
+                settings,
+                interpreters=_interpreters(settings, plan.pools),
+                load_before=round(load_before, 2),
+                busy_before=busy,
+            ),
+            "plan": {**asdict(plan), "sizes": {w: plan.args_for(w, settings).size for w in plan.workloads}},
+            "pools": pools_info,
+            "runs": runs,
+            "cells": cells,
+            "verdicts": verdicts,
+        }
+    )
 
 
 def concurrency_rule(pool: str) -> str:
@@ -205,16 +261,18 @@ def _interpreters(settings: LabSettings, pools: list[str]) -> dict[str, Any] | N
         entry = catalogue.pool(name)
         if entry.interpreter == "default":
             continue
-        python = fleet.interpreter_for(entry, settings)
-        found[name] = {"interpreter": entry.interpreter, "python": python,
-                       "gil_enabled": fleet.gil_enabled_with_worker(entry, python) if python else None}
+        python = interpreters.interpreter_for(entry, settings)
+        found[name] = {
+            "interpreter": entry.interpreter,
+            "python": python,
+            "gil_enabled": interpreters.gil_enabled_with_worker(entry, python) if python else None,
+        }
     return found or None
 
 
 def _say_run(say: Any, run: dict[str, Any]) -> None:
     flag = "" if run["check"]["agree"] else f"  [red]CHECK: {run['check']['note']}[/]"
     lost = f", {run['failed']} failed, {run['lost']} lost" if run["failed"] or run["lost"] else ""
-    say(f"  {run['workload']:<9} {run['pool']:<17} #{run['repeat'] + 1}  "
-        f"{run['throughput']:>9,.1f} tasks/s{lost}{flag}")
-
-
+    say(
+        f"  {run['workload']:<9} {run['pool']:<17} #{run['repeat'] + 1}  {run['throughput']:>9,.1f} tasks/s{lost}{flag}"
+    )

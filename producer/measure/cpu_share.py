@@ -30,8 +30,7 @@ class CpuSnapshot:
 
 def _machine_busy() -> float:
     t = psutil.cpu_times()
-    return t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0) + \
-        getattr(t, "steal", 0.0)
+    return t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0) + getattr(t, "steal", 0.0)
 
 
 def _process_tree(pid: int, include_reaped: bool) -> float:

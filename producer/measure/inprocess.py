@@ -27,8 +27,13 @@ def run_one(workload: str, size: int, url: str) -> dict[str, Any]:
     cpu_start = time.thread_time()
     entry.call(size, url, settings)
     thread_cpu = time.thread_time() - cpu_start
-    return {"started": started, "finished": time.time(), "thread_cpu": thread_cpu, "pid": os.getpid(),
-            "thread_id": threading.get_ident()}
+    return {
+        "started": started,
+        "finished": time.time(),
+        "thread_cpu": thread_cpu,
+        "pid": os.getpid(),
+        "thread_id": threading.get_ident(),
+    }
 
 
 @dataclass

@@ -70,8 +70,7 @@ class CeleryMode(RecordPart):
     def headline(self) -> str:
         """One line for a table or report header: which Celery, with what, on which versions."""
         what = "stock Celery" if self.mode == "stock" else f"lab mode ({len(self.changes)} changes to stock)"
-        return (f"{what}: Celery {self.celery}, kombu {self.kombu}, redis-py {self.redis_py}, "
-                f"Python {self.python}")
+        return f"{what}: Celery {self.celery}, kombu {self.kombu}, redis-py {self.redis_py}, Python {self.python}"
 
 
 class InterpreterInfo(RecordPart):

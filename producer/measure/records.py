@@ -50,26 +50,30 @@ def environment(settings: LabSettings, **extra: Any) -> Environment:
     safe_settings = settings.model_dump(mode="json", exclude={"flower_password"})
     safe_settings["broker_url"] = redact(settings.broker_url)
     safe_settings["result_backend"] = redact(settings.result_backend)
-    return Environment.model_validate({
-        "cores": os.cpu_count(),
-        "load_average": [round(v, 2) for v in load],
-        "platform": platform.platform(),
-        "python": sys.version.split()[0],
-        "python_implementation": platform.python_implementation(),
-        "celery": _version("celery"),
-        "kombu": _version("kombu"),
-        "redis_py": _version("redis"),
-        "settings": safe_settings,
-        "celery_mode": CeleryMode.model_validate(describe_mode(settings)),
-        **extra,
-    })
+    return Environment.model_validate(
+        {
+            "cores": os.cpu_count(),
+            "load_average": [round(v, 2) for v in load],
+            "platform": platform.platform(),
+            "python": sys.version.split()[0],
+            "python_implementation": platform.python_implementation(),
+            "celery": _version("celery"),
+            "kombu": _version("kombu"),
+            "redis_py": _version("redis"),
+            "settings": safe_settings,
+            "celery_mode": CeleryMode.model_validate(describe_mode(settings)),
+            **extra,
+        }
+    )
 
 
 def timing_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Per-task timings of one run: percentiles of latency, queue wait, run time and thread CPU."""
+
     def pct(values: list[float]) -> dict[str, float | None]:
         return {f"p{q}": _finite(percentile(values, q)) for q in (50, 95, 99)} | {
-            "mean": _finite(sum(values) / len(values)) if values else None}
+            "mean": _finite(sum(values) / len(values)) if values else None
+        }
 
     latencies = [r["finished"] - r["enqueued"] for r in records if r.get("enqueued") is not None]
     waits = [r["started"] - r["enqueued"] for r in records if r.get("enqueued") is not None]
@@ -177,8 +181,9 @@ def load_record(path: Path, kind: str | None = None) -> CompareRecord | SweepRec
         return model.model_validate(data)
     except ValidationError as error:
         read_as = "" if written == SCHEMA_VERSION else f" (read as schema {written}, no schema_version)"
-        raise RecordError(f"{path}: not a {wanted} record of schema {SCHEMA_VERSION}{read_as}: "
-                          f"{first_problem(error)}") from None
+        raise RecordError(
+            f"{path}: not a {wanted} record of schema {SCHEMA_VERSION}{read_as}: {first_problem(error)}"
+        ) from None
 
 
 def record_paths(results_dir: Path, kind: str) -> list[Path]:
@@ -187,13 +192,16 @@ def record_paths(results_dir: Path, kind: str) -> list[Path]:
 
 
 @overload
-def load_records(results_dir: Path, kind: Literal["compare"],
-                 skipped: list[RecordError] | None = None) -> list[tuple[Path, CompareRecord]]: ...
+def load_records(
+    results_dir: Path, kind: Literal["compare"], skipped: list[RecordError] | None = None
+) -> list[tuple[Path, CompareRecord]]: ...
 @overload
-def load_records(results_dir: Path, kind: Literal["sweep"],
-                 skipped: list[RecordError] | None = None) -> list[tuple[Path, SweepRecord]]: ...
-def load_records(results_dir: Path, kind: Literal["compare", "sweep"],
-                 skipped: list[RecordError] | None = None) -> list[tuple[Path, Any]]:
+def load_records(
+    results_dir: Path, kind: Literal["sweep"], skipped: list[RecordError] | None = None
+) -> list[tuple[Path, SweepRecord]]: ...
+def load_records(
+    results_dir: Path, kind: Literal["compare", "sweep"], skipped: list[RecordError] | None = None
+) -> list[tuple[Path, Any]]:
     """Every valid record of ``kind`` in ``results_dir``, oldest first; the bad ones' errors go to ``skipped``."""
     found = []
     for path in record_paths(results_dir, kind):

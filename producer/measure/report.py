@@ -36,8 +36,10 @@ class Report:
 def _environment_text(record: CompareRecord) -> str:
     env = record.environment
     mode = f" ({env.celery_mode.mode} mode)" if env.celery_mode else ""
-    return (f"{env.cores} cores, load {env.load_average}, Python {env.python}, Celery {env.celery}{mode}, "
-            f"kombu {env.kombu}, redis-py {env.redis_py} — {record.created}")
+    return (
+        f"{env.cores} cores, load {env.load_average}, Python {env.python}, Celery {env.celery}{mode}, "
+        f"kombu {env.kombu}, redis-py {env.redis_py} — {record.created}"
+    )
 
 
 def _pool_notes(record: CompareRecord) -> list[str]:
@@ -54,9 +56,13 @@ def _pool_notes(record: CompareRecord) -> list[str]:
 
 
 def _sweep_summary(record: SweepRecord) -> list[str]:
-    lines = [f"{p.label}: {p.throughput:,.1f} tasks/s (ideal {p.ideal:,.1f}, "
-             f"{p.throughput / p.ideal:.0%}; failed {p.failed}, lost {p.lost})"
-             if p.ideal else f"{p.label}: {p.throughput:,.1f} tasks/s" for p in record.points]
+    lines = [
+        f"{p.label}: {p.throughput:,.1f} tasks/s (ideal {p.ideal:,.1f}, "
+        f"{p.throughput / p.ideal:.0%}; failed {p.failed}, lost {p.lost})"
+        if p.ideal
+        else f"{p.label}: {p.throughput:,.1f} tasks/s"
+        for p in record.points
+    ]
     if record.redis_limit_tps:
         lines.append(f"Redis probe (pipelined LPUSH+RPOP pairs): {record.redis_limit_tps:,.0f}/s")
     return lines + record.notes
@@ -77,9 +83,11 @@ def _html_table(record: CompareRecord) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-STYLE = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
-         "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px}"
-         "td:nth-child(n+3){text-align:right}tr.inproc{color:#777}tr.bad{background:#fdd}img{max-width:100%}")
+STYLE = (
+    "body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
+    "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px}"
+    "td:nth-child(n+3){text-align:right}tr.inproc{color:#777}tr.bad{background:#fdd}img{max-width:100%}"
+)
 
 
 def chart_module() -> ModuleType | None:
@@ -131,8 +139,10 @@ def render(results_dir: Path, out_dir: Path, compare_record: Path | None = None)
     charts = chart_module()
     if charts is None:
         report.notes.append(CHARTS_MISSING)
-    html_parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>Concurrency lab report</title>"
-                  f"<style>{STYLE}</style></head><body><h1>Concurrency lab report</h1>"]
+    html_parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>Concurrency lab report</title>"
+        f"<style>{STYLE}</style></head><body><h1>Concurrency lab report</h1>"
+    ]
     md_parts = ["# Concurrency lab report", ""]
     if charts is None:
         html_parts.append(f"<p><em>{html.escape(CHARTS_MISSING)}</em></p>")
@@ -140,28 +150,65 @@ def render(results_dir: Path, out_dir: Path, compare_record: Path | None = None)
     if compare is not None:
         path, record = compare
         report.compare = record
-        images = [charts.throughput_chart(record, out_dir / "compare-throughput.png"),
-                  charts.latency_chart(record, out_dir / "compare-latency.png")] if charts else []
+        images = (
+            [
+                charts.throughput_chart(record, out_dir / "compare-throughput.png"),
+                charts.latency_chart(record, out_dir / "compare-latency.png"),
+            ]
+            if charts
+            else []
+        )
         report.images += images
         verdicts = list(record.verdicts.values())
-        html_parts += [f"<h2>Compare</h2><p>{html.escape(_environment_text(record))}<br>record: "
-                       f"<code>{html.escape(path.name)}</code></p><h3>Verdicts</h3>", _html_list(verdicts),
-                       _html_table(record), "<h3>Bottleneck per cell</h3>", _html_list(bottleneck_lines(record)),
-                       "<h3>Concurrency per pool</h3>", _html_list(_pool_notes(record))]
+        html_parts += [
+            f"<h2>Compare</h2><p>{html.escape(_environment_text(record))}<br>record: "
+            f"<code>{html.escape(path.name)}</code></p><h3>Verdicts</h3>",
+            _html_list(verdicts),
+            _html_table(record),
+            "<h3>Bottleneck per cell</h3>",
+            _html_list(bottleneck_lines(record)),
+            "<h3>Concurrency per pool</h3>",
+            _html_list(_pool_notes(record)),
+        ]
         html_parts += [f"<p><img src='{image.name}' alt='{image.stem}'></p>" for image in images]
-        md_parts += ["## Compare", "", _environment_text(record), "", f"record: `{path.name}`", "",
-                     *[f"- {v}" for v in verdicts], "", markdown_table(record), "", "Bottleneck per cell:", "",
-                     *[f"- {line}" for line in bottleneck_lines(record)], "", "Concurrency per pool:", "",
-                     *[f"- {line}" for line in _pool_notes(record)], "",
-                     *[f"![{image.stem}]({image.name})" for image in images], ""]
+        md_parts += [
+            "## Compare",
+            "",
+            _environment_text(record),
+            "",
+            f"record: `{path.name}`",
+            "",
+            *[f"- {v}" for v in verdicts],
+            "",
+            markdown_table(record),
+            "",
+            "Bottleneck per cell:",
+            "",
+            *[f"- {line}" for line in bottleneck_lines(record)],
+            "",
+            "Concurrency per pool:",
+            "",
+            *[f"- {line}" for line in _pool_notes(record)],
+            "",
+            *[f"![{image.stem}]({image.name})" for image in images],
+            "",
+        ]
     if sweeps:
         html_parts.append("<h2>Sweeps</h2>")
         md_parts += ["## Sweeps", ""]
     for path, sweep in sweeps:
-        html_parts += [f"<h3>{html.escape(sweep.title)}</h3><p><code>{html.escape(path.name)}</code></p>",
-                       _html_list(_sweep_summary(sweep))]
-        md_parts += [f"### {sweep.title}", "", f"`{path.name}`", "", *[f"- {line}" for line in _sweep_summary(sweep)],
-                     ""]
+        html_parts += [
+            f"<h3>{html.escape(sweep.title)}</h3><p><code>{html.escape(path.name)}</code></p>",
+            _html_list(_sweep_summary(sweep)),
+        ]
+        md_parts += [
+            f"### {sweep.title}",
+            "",
+            f"`{path.name}`",
+            "",
+            *[f"- {line}" for line in _sweep_summary(sweep)],
+            "",
+        ]
         if charts:
             image = charts.sweep_chart(sweep, out_dir / f"{path.stem}.png")
             report.images.append(image)

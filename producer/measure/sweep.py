@@ -147,17 +147,29 @@ def run_point(app: Celery, settings: LabSettings, plan: SweepPlan, concurrency: 
     for record in records:
         per_node[str(record["hostname"])] = per_node.get(str(record["hostname"]), 0) + 1
     return {
-        "concurrency": concurrency, "workers": workers, "submitted": batch.submitted, "completed": len(records),
-        "failed": len(collected.failures), "lost": len(collected.lost), "throughput": throughput, "span_s": span,
-        "producer_throughput": producer_tp, "check_agree": _agree(throughput, producer_tp),
-        "worker_cpu_s": worker_cpu, "machine_cpu_percent": machine_cpu, "redis_cpu_s": redis_cpu,
-        "lab_cores_used": ((worker_cpu or 0.0) + redis_cpu) / span, "redis_cores_used": redis_cpu / span,
-        "tasks_per_worker": sorted(per_node.values(), reverse=True), "timings": timing_summary(records),
+        "concurrency": concurrency,
+        "workers": workers,
+        "submitted": batch.submitted,
+        "completed": len(records),
+        "failed": len(collected.failures),
+        "lost": len(collected.lost),
+        "throughput": throughput,
+        "span_s": span,
+        "producer_throughput": producer_tp,
+        "check_agree": _agree(throughput, producer_tp),
+        "worker_cpu_s": worker_cpu,
+        "machine_cpu_percent": machine_cpu,
+        "redis_cpu_s": redis_cpu,
+        "lab_cores_used": ((worker_cpu or 0.0) + redis_cpu) / span,
+        "redis_cores_used": redis_cpu / span,
+        "tasks_per_worker": sorted(per_node.values(), reverse=True),
+        "timings": timing_summary(records),
     }
 
 
-def run_sweep(app: Celery, settings: LabSettings, plan: SweepPlan,
-              on_point: Callable[[dict[str, Any]], None] | None = None) -> SweepRecord:
+def run_sweep(
+    app: Celery, settings: LabSettings, plan: SweepPlan, on_point: Callable[[dict[str, Any]], None] | None = None
+) -> SweepRecord:
     """Every point of the plan, then ideals, the Redis probe (workers mode) and the record."""
     cores = psutil.cpu_count() or 1
     broker, _ = redis_clients(settings)
@@ -174,8 +186,11 @@ def run_sweep(app: Celery, settings: LabSettings, plan: SweepPlan,
                     on_point(point)
     redis_limit = redis_probe(broker) if plan.mode == "workers" else None
     cpu_p50 = [p["timings"]["thread_cpu_s"]["p50"] for p in points if p["timings"]["thread_cpu_s"]["p50"]]
-    task_s = plan.args.size / 1000.0 if is_io(plan.workload) else (sorted(cpu_p50)[len(cpu_p50) // 2]
-                                                                     if cpu_p50 else math.nan)
+    task_s = (
+        plan.args.size / 1000.0
+        if is_io(plan.workload)
+        else (sorted(cpu_p50)[len(cpu_p50) // 2] if cpu_p50 else math.nan)
+    )
     notes = []
     if plan.mode == "workers":
         base = points[0]
@@ -185,22 +200,37 @@ def run_sweep(app: Celery, settings: LabSettings, plan: SweepPlan,
             point["efficiency"] = point["throughput"] / point["ideal"] if point["ideal"] else math.nan
             point["saturated"] = saturation(point, redis_limit, cores)
         ideal_label = f"k × one worker ({one:,.1f}/s)"
-        notes.append("scaling efficiency (k workers / (k × one)): " + ", ".join(
-            f"k={p['workers']}: {p['efficiency']:.2f}" for p in points))
+        notes.append(
+            "scaling efficiency (k workers / (k × one)): "
+            + ", ".join(f"k={p['workers']}: {p['efficiency']:.2f}" for p in points)
+        )
     else:
         for point in points:
             point["ideal"] = _ideal(plan, point["concurrency"], point["workers"], task_s, cores)
             point["saturated"] = saturation(point, None, cores)
         ideal_label = "ideal: min(slots, batch) / latency" if is_io(plan.workload) else "ideal: min(slots, cores) / t"
-    title = (f"{plan.workload} on {plan.pool}: tasks/s vs "
-             + (f"worker processes (each -c {plan.concurrencies[0]})" if plan.mode == "workers"
-                else f"concurrency ({plan.workers[0]} worker)"))
-    return SweepRecord.model_validate({
-        "environment": environment(settings), "mode": plan.mode, "workload": plan.workload, "pool": plan.pool,
-        "size": plan.args.size, "count": plan.count, "points": points, "title": title,
-        "x_label": "worker processes" if plan.mode == "workers" else "concurrency (slots per worker)",
-        "ideal_label": ideal_label, "redis_limit_tps": redis_limit,
-        "consumer_ceiling_tps": settings.consumer_ceiling_tps, "notes": notes})
+    title = f"{plan.workload} on {plan.pool}: tasks/s vs " + (
+        f"worker processes (each -c {plan.concurrencies[0]})"
+        if plan.mode == "workers"
+        else f"concurrency ({plan.workers[0]} worker)"
+    )
+    return SweepRecord.model_validate(
+        {
+            "environment": environment(settings),
+            "mode": plan.mode,
+            "workload": plan.workload,
+            "pool": plan.pool,
+            "size": plan.args.size,
+            "count": plan.count,
+            "points": points,
+            "title": title,
+            "x_label": "worker processes" if plan.mode == "workers" else "concurrency (slots per worker)",
+            "ideal_label": ideal_label,
+            "redis_limit_tps": redis_limit,
+            "consumer_ceiling_tps": settings.consumer_ceiling_tps,
+            "notes": notes,
+        }
+    )
 
 
 def saturation(point: dict[str, Any], redis_limit: float | None, cores: int) -> str:
@@ -210,9 +240,12 @@ def saturation(point: dict[str, Any], redis_limit: float | None, cores: int) -> 
     producer, the OS and other jobs need the rest).
     """
     if point.get("redis_cores_used", 0.0) >= REDIS_SATURATED_SHARE or (
-            redis_limit and point["throughput"] >= REDIS_SATURATED_SHARE * redis_limit):
+        redis_limit and point["throughput"] >= REDIS_SATURATED_SHARE * redis_limit
+    ):
         return "redis"
-    if point["machine_cpu_percent"] >= CPU_SATURATED_PERCENT or \
-            point.get("lab_cores_used", 0.0) >= LAB_CORES_SATURATED_SHARE * cores:
+    if (
+        point["machine_cpu_percent"] >= CPU_SATURATED_PERCENT
+        or point.get("lab_cores_used", 0.0) >= LAB_CORES_SATURATED_SHARE * cores
+    ):
         return "cores"
     return "none visible"

@@ -69,8 +69,9 @@ def spawn(role: str, command: list[str], log_path: Path, env: dict[str, str]) ->
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         try:
-            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                       env=env, start_new_session=True)
+            process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
         except OSError as error:
             raise LabError(f"cannot start {role} ({command[0]}): {error}") from None
     _spawned[process.pid] = process
@@ -200,8 +201,7 @@ def http_answers(url: str, auth: tuple[str, str] | None = None) -> bool:
         return False
 
 
-def wait_for_http(url: str, timeout_s: float, child: Child | None = None,
-                  auth: tuple[str, str] | None = None) -> None:
+def wait_for_http(url: str, timeout_s: float, child: Child | None = None, auth: tuple[str, str] | None = None) -> None:
     """Poll ``url`` until it answers; raise :class:`LabError` when ``child`` exits or time runs out."""
     deadline = time.monotonic() + timeout_s
     while not http_answers(url, auth):
@@ -213,8 +213,9 @@ def wait_for_http(url: str, timeout_s: float, child: Child | None = None,
 
 
 @contextlib.contextmanager
-def running_service(role: str, command: list[str], log_path: Path, env: dict[str, str], ready_url: str,
-                    timeout_s: float = 30.0) -> Iterator[Child]:
+def running_service(
+    role: str, command: list[str], log_path: Path, env: dict[str, str], ready_url: str, timeout_s: float = 30.0
+) -> Iterator[Child]:
     """Start ``command``, yield once ``ready_url`` answers, and stop it by PID on exit."""
     child = spawn(role, command, log_path, env)
     try:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -33,6 +32,7 @@ from producer.errors import BadInput, LabError
 from producer.processes import children as processes
 from producer.processes import roles
 from producer.processes.children import Child, Launch
+from producer.processes.interpreters import interpreter_for, pool_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,46 +50,15 @@ class PoolWorkers:
     pids: list[int] = field(default_factory=list)
 
 
-def freethreaded_python(settings: LabSettings) -> str | None:
-    """The free-threaded interpreter: ``LAB_FREETHREADED_PYTHON``, else the venv `make freethreaded` builds."""
-    if settings.freethreaded_python:
-        return settings.freethreaded_python
-    candidate = settings.freethreaded_venv / "bin" / "python"
-    return str(candidate) if candidate.exists() else None
-
-
-def interpreter_for(entry: catalogue.Pool, settings: LabSettings) -> str | None:
-    """The Python a pool's worker runs on (None: that interpreter is not built here)."""
-    if entry.interpreter == "freethreaded":
-        return freethreaded_python(settings)
-    return sys.executable
-
-
-def pool_env(entry: catalogue.Pool) -> dict[str, str]:
-    """Environment that selects and labels a pool's worker: its catalogue env, ``-P custom`` class, label."""
-    return {**entry.env, **entry.pool_option()[1], "LAB_POOL_LABEL": entry.name}
-
-
-def gil_enabled_with_worker(entry: catalogue.Pool, python: str) -> bool:
-    """Import the worker's task modules on ``python`` (as a worker would) and report ``sys._is_gil_enabled()``."""
-    env = {**os.environ, **pool_env(entry), "PYTHONPATH": str(ROOT)}
-    code = "import sys, worker.tasks; print(getattr(sys, '_is_gil_enabled', lambda: True)())"
-    try:
-        output = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=60, env=env,
-                                cwd=ROOT, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError) as error:
-        raise LabError(f"{entry.interpreter} Python {python} cannot import the worker: {error}") from None
-    return output != "False"
-
-
 def consumers(app: Celery, queues: list[str], timeout_s: float = 1.0) -> dict[str, dict[str, tuple[int, int]]]:
     """Per queue, the nodes consuming it now: node → (max concurrency, main PID if local), from ``inspect``.
 
     One broadcast for all queues (a broadcast waits its whole timeout), then ``stats`` from those nodes.
     """
     listed = app.control.inspect(timeout=timeout_s).active_queues() or {}
-    nodes_of = {queue: [node for node, qs in listed.items() if any(q.get("name") == queue for q in qs)]
-                for queue in queues}
+    nodes_of = {
+        queue: [node for node, qs in listed.items() if any(q.get("name") == queue for q in qs)] for queue in queues
+    }
     wanted = sorted({node for nodes in nodes_of.values() for node in nodes})
     stats = (app.control.inspect(destination=wanted, timeout=timeout_s).stats() or {}) if wanted else {}
     found: dict[str, dict[str, tuple[int, int]]] = {}
@@ -98,8 +67,10 @@ def consumers(app: Celery, queues: list[str], timeout_s: float = 1.0) -> dict[st
         for node in nodes:
             info = stats.get(node, {})
             local = node.rsplit("@", 1)[-1] == socket.gethostname()  # a PID from another host means nothing here
-            found[queue][node] = (int(info.get("pool", {}).get("max-concurrency", 0) or 0),
-                                  int(info.get("pid", 0) or 0) if local else 0)
+            found[queue][node] = (
+                int(info.get("pool", {}).get("max-concurrency", 0) or 0),
+                int(info.get("pid", 0) or 0) if local else 0,
+            )
     return found
 
 
@@ -136,9 +107,18 @@ class WorkerLaunch(Launch):
     node: str = ""
 
 
-def worker_launch(settings: LabSettings, pool: str, concurrency: int, queue: str, name: str, *,
-                  extra_args: Sequence[str] = (), env: Mapping[str, str] | None = None,
-                  python: str | None = None, log_dir: Path | None = None) -> WorkerLaunch:
+def worker_launch(
+    settings: LabSettings,
+    pool: str,
+    concurrency: int,
+    queue: str,
+    name: str,
+    *,
+    extra_args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    python: str | None = None,
+    log_dir: Path | None = None,
+) -> WorkerLaunch:
     """One worker of ``pool`` (a catalogue name, or a bare ``-P`` value): its command, environment and log.
 
     The ``-P`` arguments, interpreter and environment come from the pool's catalogue entry; ``env``
@@ -147,8 +127,10 @@ def worker_launch(settings: LabSettings, pool: str, concurrency: int, queue: str
     entry = catalogue.POOLS.get(pool)
     python = python or (interpreter_for(entry, settings) if entry else sys.executable)
     if python is None:
-        raise BadInput(f"pool {pool} needs the {entry.interpreter if entry else ''} Python: run `make freethreaded` "
-                       "or set LAB_FREETHREADED_PYTHON")
+        raise BadInput(
+            f"pool {pool} needs the {entry.interpreter if entry else ''} Python: run `make freethreaded` "
+            "or set LAB_FREETHREADED_PYTHON"
+        )
     base = dict(os.environ if env is None else env)
     worker_env = {**base, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT), **(pool_env(entry) if entry else {})}
     command = [*worker_command(pool, concurrency, queue, name, python), *extra_args]
@@ -156,9 +138,14 @@ def worker_launch(settings: LabSettings, pool: str, concurrency: int, queue: str
     if mode != settings.celery_mode:  # the program that goes with the worker's own mode, on the same interpreter
         own = roles.worker_program(settings.celery_mode)
         theirs = roles.worker_program("stock" if mode == "stock" else "lab")
-        command = [command[0], *theirs[1:], *command[len(own):]]
-    return WorkerLaunch(f"worker-{name}", command, worker_env, (log_dir or settings.state_dir / "logs") / f"{name}.log",
-                        celery_hostname(name))
+        command = [command[0], *theirs[1:], *command[len(own) :]]
+    return WorkerLaunch(
+        f"worker-{name}",
+        command,
+        worker_env,
+        (log_dir or settings.state_dir / "logs") / f"{name}.log",
+        celery_hostname(name),
+    )
 
 
 def start_launches(app: Celery, launches: Sequence[WorkerLaunch], timeout_s: float) -> list[Child]:
@@ -174,10 +161,21 @@ def start_launches(app: Celery, launches: Sequence[WorkerLaunch], timeout_s: flo
     return started
 
 
-def spawn_workers(app: Celery, settings: LabSettings, pool: str, concurrency: int, queue: str, *,
-                  count: int = 1, tag: str = "lab", names: Sequence[str] = (), extra_args: Sequence[str] = (),
-                  env: Mapping[str, str] | None = None, python: str | None = None,
-                  log_dir: Path | None = None) -> PoolWorkers:
+def spawn_workers(
+    app: Celery,
+    settings: LabSettings,
+    pool: str,
+    concurrency: int,
+    queue: str,
+    *,
+    count: int = 1,
+    tag: str = "lab",
+    names: Sequence[str] = (),
+    extra_args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    python: str | None = None,
+    log_dir: Path | None = None,
+) -> PoolWorkers:
     """Start ``count`` worker processes of ``pool`` on ``queue`` and wait until all answer ping.
 
     The one way the lab starts workers (compare, sweep, tests, benchmarks); named ``names`` if given,
@@ -185,16 +183,28 @@ def spawn_workers(app: Celery, settings: LabSettings, pool: str, concurrency: in
     """
     run_id = uuid.uuid4().hex[:6]
     names = list(names) or [f"{tag}-{pool}-{run_id}-{index}" for index in range(count)]
-    launches = [worker_launch(settings, pool, concurrency, queue, name, extra_args=extra_args, env=env,
-                              python=python, log_dir=log_dir) for name in names]
+    launches = [
+        worker_launch(
+            settings, pool, concurrency, queue, name, extra_args=extra_args, env=env, python=python, log_dir=log_dir
+        )
+        for name in names
+    ]
     children = start_launches(app, launches, settings.worker_ready_timeout_s)
-    return PoolWorkers(pool, queue, [launch.node for launch in launches], concurrency * len(names), True, children,
-                       [c.pid for c in children])
+    return PoolWorkers(
+        pool,
+        queue,
+        [launch.node for launch in launches],
+        concurrency * len(names),
+        True,
+        children,
+        [c.pid for c in children],
+    )
 
 
 @contextlib.contextmanager
-def running_workers(app: Celery, settings: LabSettings, pool: str, concurrency: int, queue: str,
-                    **options: Any) -> Iterator[PoolWorkers]:
+def running_workers(
+    app: Celery, settings: LabSettings, pool: str, concurrency: int, queue: str, **options: Any
+) -> Iterator[PoolWorkers]:
     """:func:`spawn_workers` (same options), stopped by PID on exit."""
     workers = spawn_workers(app, settings, pool, concurrency, queue, **options)
     try:
@@ -217,12 +227,19 @@ def pool_workers(app: Celery, settings: LabSettings, pools: list[str]) -> Iterat
         for pool in pools:
             existing = running[pool]
             if existing:
-                found[pool] = PoolWorkers(pool, pool, sorted(existing), sum(c for c, _ in existing.values()), False,
-                                          pids=[pid for _, pid in existing.values() if pid])
+                found[pool] = PoolWorkers(
+                    pool,
+                    pool,
+                    sorted(existing),
+                    sum(c for c, _ in existing.values()),
+                    False,
+                    pids=[pid for _, pid in existing.values() if pid],
+                )
             else:
                 entry = catalogue.pool(pool)
-                found[pool] = spawn_workers(app, settings, pool, entry.concurrency(settings), entry.queue,
-                                            tag="compare")
+                found[pool] = spawn_workers(
+                    app, settings, pool, entry.concurrency(settings), entry.queue, tag="compare"
+                )
         yield found
     finally:
         stop_all([child for workers in found.values() for child in workers.children])
@@ -237,8 +254,13 @@ def latency_target(settings: LabSettings) -> Iterator[bool]:
         return
     if settings.target_host not in ("127.0.0.1", "localhost"):
         raise LabError(f"the latency target {settings.effective_target_url} does not answer")
-    with processes.running_service("target", roles.target_command(settings), settings.state_dir / "logs" / "target.log",
-                                   {**os.environ, "PYTHONPATH": str(ROOT)}, health):
+    with processes.running_service(
+        "target",
+        roles.target_command(settings),
+        settings.state_dir / "logs" / "target.log",
+        {**os.environ, "PYTHONPATH": str(ROOT)},
+        health,
+    ):
         yield True
 
 

@@ -48,8 +48,7 @@ def require_redis(url: str, timeout_s: float = 3.0) -> None:
     except redis.AuthenticationError:
         raise LabError(f"Redis at {redact(url)} refused the password (check LAB_BROKER_URL)") from None
     except (redis.RedisError, OSError) as error:
-        raise LabError(f"cannot reach Redis at {redact(url)}: {error} (is the stack up? `producer stack up`)") \
-            from None
+        raise LabError(f"cannot reach Redis at {redact(url)}: {error} (is the stack up? `producer stack up`)") from None
     except ValueError as error:
         raise LabError(f"malformed Redis URL {redact(url)}: {error}", exit_code=2) from None
 
@@ -85,9 +84,23 @@ def free_port() -> int:
 
 def redis_command(port: int, data_dir: Path, *, appendonly: bool = False, password: str = "") -> list[str]:
     """A private ``redis-server`` on 127.0.0.1:``port``, no snapshots, its files and log in ``data_dir``."""
-    command = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "yes" if appendonly else "no", "--dir", str(data_dir.resolve()),
-               "--daemonize", "no", "--logfile", str((data_dir / "redis.log").resolve())]
+    command = [
+        redis_server_binary(),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "yes" if appendonly else "no",
+        "--dir",
+        str(data_dir.resolve()),
+        "--daemonize",
+        "no",
+        "--logfile",
+        str((data_dir / "redis.log").resolve()),
+    ]
     return command + (["--requirepass", password] if password else [])
 
 
@@ -109,8 +122,9 @@ def wait_for_redis(url: str, child: Child, wait_s: float) -> None:
         time.sleep(0.05)
 
 
-def start_redis_server(port: int, data_dir: Path, *, appendonly: bool = False, password: str = "",
-                       wait_s: float = 10.0) -> RedisProcess:
+def start_redis_server(
+    port: int, data_dir: Path, *, appendonly: bool = False, password: str = "", wait_s: float = 10.0
+) -> RedisProcess:
     """Start a private ``redis-server`` on 127.0.0.1:``port`` (own session) and wait until it answers."""
     data_dir.mkdir(parents=True, exist_ok=True)
     command = redis_command(port, data_dir, appendonly=appendonly, password=password)

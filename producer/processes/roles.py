@@ -27,8 +27,19 @@ WORKER_START_OPTIONS = ["-E", "--without-mingle", "--without-gossip", "-l", "INF
 
 def worker_args(pool: str, concurrency: int | str, queue: str, name: str) -> list[str]:
     """Arguments after ``celery``: a worker of ``pool``, ``concurrency`` slots, on ``queue``, named ``name@%h``."""
-    return [*CELERY_APP, "worker", "-P", pool, "-c", str(concurrency), "-Q", queue, "-n", f"{name}@%h",
-            *WORKER_START_OPTIONS]
+    return [
+        *CELERY_APP,
+        "worker",
+        "-P",
+        pool,
+        "-c",
+        str(concurrency),
+        "-Q",
+        queue,
+        "-n",
+        f"{name}@%h",
+        *WORKER_START_OPTIONS,
+    ]
 
 
 def worker_program(mode: CeleryMode) -> list[str]:

@@ -63,10 +63,15 @@ class StackState:
     def save(self, path: Path) -> None:
         """Write the state file atomically (PIDs, URLs, restarts; never the password)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = {"children": [c.as_dict() for c in self.children], "broker_url": redact(self.broker_url),
-                "flower_url": self.flower_url, "target_url": self.target_url, "status": self.status,
-                "supervisor": self.supervisor.as_dict() if self.supervisor else None,
-                "restarts": {role: asdict(r) for role, r in self.restarts.items()}}
+        data = {
+            "children": [c.as_dict() for c in self.children],
+            "broker_url": redact(self.broker_url),
+            "flower_url": self.flower_url,
+            "target_url": self.target_url,
+            "status": self.status,
+            "supervisor": self.supervisor.as_dict() if self.supervisor else None,
+            "restarts": {role: asdict(r) for role, r in self.restarts.items()},
+        }
         partial = path.with_suffix(".tmp")
         partial.write_text(json.dumps(data, indent=2))
         partial.replace(path)
@@ -77,9 +82,15 @@ class StackState:
         try:
             data = json.loads(path.read_text())
             supervisor = data.get("supervisor")
-            return cls([Child(**c) for c in data["children"]], data["broker_url"], data["flower_url"],
-                       data["target_url"], Child(**supervisor) if supervisor else None, data.get("status", "up"),
-                       {role: Restarts(**r) for role, r in data.get("restarts", {}).items()})
+            return cls(
+                [Child(**c) for c in data["children"]],
+                data["broker_url"],
+                data["flower_url"],
+                data["target_url"],
+                Child(**supervisor) if supervisor else None,
+                data.get("status", "up"),
+                {role: Restarts(**r) for role, r in data.get("restarts", {}).items()},
+            )
         except FileNotFoundError:
             return None
         except (ValueError, KeyError, TypeError) as error:
@@ -97,8 +108,12 @@ def state_path(settings: LabSettings) -> Path:
 
 def _child_env(settings: LabSettings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "FLOWER_BASIC_AUTH"}  # only Flower gets it
-    env.update(LAB_BROKER_URL=settings.broker_url, LAB_RESULT_BACKEND=settings.result_backend,
-               PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT))
+    env.update(
+        LAB_BROKER_URL=settings.broker_url,
+        LAB_RESULT_BACKEND=settings.result_backend,
+        PYTHONUNBUFFERED="1",
+        PYTHONPATH=str(ROOT),
+    )
     return env
 
 
@@ -118,15 +133,22 @@ def stack_launches(settings: LabSettings, password: str) -> list[Launch]:
     """Every process of the stack, in start order (Redis first when it is started here)."""
     env = _child_env(settings)
     logs = settings.state_dir / "logs"
-    workers = [fleet.worker_launch(settings, pool, slots, catalogue.pool(pool).queue, name, env=env, log_dir=logs)
-               for pool, slots, name in (("prefork", settings.cpu_workers, "cpu"),
-                                         ("threads", settings.io_concurrency, "io"))]
+    workers = [
+        fleet.worker_launch(settings, pool, slots, catalogue.pool(pool).queue, name, env=env, log_dir=logs)
+        for pool, slots, name in (("prefork", settings.cpu_workers, "cpu"), ("threads", settings.io_concurrency, "io"))
+    ]
     redis = _redis_launch(settings)
-    return [*([redis] if redis else []),
-            Launch("target", roles.target_command(settings), env, logs / "target.log"),
-            *workers,
-            Launch("flower", roles.flower_command(settings), flower_env(env, settings.flower_user, password),
-                   logs / "flower.log")]
+    return [
+        *([redis] if redis else []),
+        Launch("target", roles.target_command(settings), env, logs / "target.log"),
+        *workers,
+        Launch(
+            "flower",
+            roles.flower_command(settings),
+            flower_env(env, settings.flower_user, password),
+            logs / "flower.log",
+        ),
+    ]
 
 
 def start_stack(app: Celery, settings: LabSettings, launches: list[Launch], state: StackState) -> None:

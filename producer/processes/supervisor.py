@@ -58,8 +58,14 @@ class StopRequested(Exception):
 class Supervisor:
     """Watches the stack's children; restarts a dead one under :class:`RestartPolicy`."""
 
-    def __init__(self, settings: LabSettings, state: StackState, launches: list[Launch],
-                 say: Callable[[str], None], policy: RestartPolicy | None = None) -> None:
+    def __init__(
+        self,
+        settings: LabSettings,
+        state: StackState,
+        launches: list[Launch],
+        say: Callable[[str], None],
+        policy: RestartPolicy | None = None,
+    ) -> None:
         self.settings, self.state, self.say = settings, state, say
         self.policy = policy or RestartPolicy()
         self.launches = {launch.role: launch for launch in launches}
@@ -81,8 +87,10 @@ class Supervisor:
                 processes.kill_leftovers(child)
                 if len(recent) >= self.policy.max_restarts:
                     record.gave_up = True
-                    self.say(f"{child.role} {record.last_exit}; not restarted: {len(recent)} restarts within "
-                             f"{self.policy.window_s:.0f} s (see {child.log})")
+                    self.say(
+                        f"{child.role} {record.last_exit}; not restarted: {len(recent)} restarts within "
+                        f"{self.policy.window_s:.0f} s (see {child.log})"
+                    )
                     self.state.save(stack.state_path(self.settings))
                     continue
                 self.due[child.role] = now + self.policy.delay(len(recent))
@@ -107,16 +115,25 @@ class Supervisor:
         return all(self.state.restarts.get(c.role, Restarts()).gave_up for c in self.state.children)
 
 
-def run_stack(app: Celery, settings: LabSettings, password: str, on_up: Callable[[StackState], None],
-              say: Callable[[str], None], policy: RestartPolicy | None = None) -> list[str]:
+def run_stack(
+    app: Celery,
+    settings: LabSettings,
+    password: str,
+    on_up: Callable[[StackState], None],
+    say: Callable[[str], None],
+    policy: RestartPolicy | None = None,
+) -> list[str]:
     """Start the stack, call ``on_up``, supervise until a stop signal, stop everything; return the roles stopped."""
     if stack.running_state(settings):
         raise LabError("the stack is already up (see `producer stack status`; stop it with `producer stack down`)")
     path = stack.state_path(settings)
     me = psutil.Process(os.getpid())
-    state = StackState(broker_url=settings.broker_url, target_url=settings.effective_target_url,
-                       flower_url=f"http://{settings.flower_host}:{settings.flower_port}/",
-                       supervisor=Child("supervisor", me.pid, me.create_time(), ""))
+    state = StackState(
+        broker_url=settings.broker_url,
+        target_url=settings.effective_target_url,
+        flower_url=f"http://{settings.flower_host}:{settings.flower_port}/",
+        supervisor=Child("supervisor", me.pid, me.create_time(), ""),
+    )
     stop = threading.Event()
     starting = True
 

@@ -194,16 +194,43 @@ class Throughput:
         rows = []
         for name in sorted(self._workers):
             w = self._workers[name]
-            rows.append(Row(name, w.pool, int(online.get(name, False)), w.window.rate(now, self.started_at),
-                            w.in_flight, w.running, w.succeeded, w.failed))
+            rows.append(
+                Row(
+                    name,
+                    w.pool,
+                    int(online.get(name, False)),
+                    w.window.rate(now, self.started_at),
+                    w.in_flight,
+                    w.running,
+                    w.succeeded,
+                    w.failed,
+                )
+            )
         pools = [_sum_rows([r for r in rows if r.pool == pool], pool=pool) for pool in sorted({r.pool for r in rows})]
         total = _sum_rows(rows, pool="")
         self.peak_rate = max(self.peak_rate, total.rate)
         assert self._sent_window is not None
-        return Snapshot(now, max(0.0, now - self.started_at), self.window_s, rows, pools, total, self.sent,
-                        self._sent_window.rate(now, self.started_at), self.peak_rate)
+        return Snapshot(
+            now,
+            max(0.0, now - self.started_at),
+            self.window_s,
+            rows,
+            pools,
+            total,
+            self.sent,
+            self._sent_window.rate(now, self.started_at),
+            self.peak_rate,
+        )
 
 
 def _sum_rows(rows: list[Row], *, pool: str) -> Row:
-    return Row("", pool, sum(r.online for r in rows), sum(r.rate for r in rows), sum(r.in_flight for r in rows),
-               sum(r.running for r in rows), sum(r.succeeded for r in rows), sum(r.failed for r in rows))
+    return Row(
+        "",
+        pool,
+        sum(r.online for r in rows),
+        sum(r.rate for r in rows),
+        sum(r.in_flight for r in rows),
+        sum(r.running for r in rows),
+        sum(r.succeeded for r in rows),
+        sum(r.failed for r in rows),
+    )

@@ -26,14 +26,14 @@ from celery import Celery
 from celery.events.receiver import EventReceiver
 from rich.console import Console
 from rich.live import Live
-from rich.table import Table
 
 from config.settings import LabSettings
 from producer.batch.outage import OutageGuard
 from producer.console import err, out
 from producer.errors import BadInput, LabError
 from producer.processes.redis_server import require_redis
-from producer.watch.rates import Row, Snapshot, Throughput
+from producer.watch.rates import Snapshot, Throughput
+from producer.watch.table import render
 from worker.runtime import pool_name_of
 
 READY_TIMEOUT_S = 10.0
@@ -46,8 +46,9 @@ class _Receiver(EventReceiver):
     ready: threading.Event
     outage: OutageGuard
 
-    def on_consume_ready(self, connection: Any, channel: Any, consumers: Any, wakeup: bool = True,
-                         **kwargs: Any) -> None:
+    def on_consume_ready(
+        self, connection: Any, channel: Any, consumers: Any, wakeup: bool = True, **kwargs: Any
+    ) -> None:
         super().on_consume_ready(connection, channel, consumers, wakeup=wakeup, **kwargs)
         self.ready.set()
 
@@ -63,8 +64,13 @@ class _Receiver(EventReceiver):
     def establish_connection(self) -> Iterator[Any]:
         """kombu's, with reconnect waits of at most 2 s (its default grows to 30 s)."""
         with self.create_connection() as connection:
-            connection.ensure_connection(self.on_connection_error, self.connect_max_retries,
-                                         interval_start=0.1, interval_step=0.5, interval_max=2.0)
+            connection.ensure_connection(
+                self.on_connection_error,
+                self.connect_max_retries,
+                interval_start=0.1,
+                interval_step=0.5,
+                interval_max=2.0,
+            )
             yield connection
 
     def run(self, _tokens: int = 1, **kwargs: Any) -> None:
@@ -92,8 +98,10 @@ class EventWatcher:
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._receiver: _Receiver | None = None
-        self._threads = [threading.Thread(target=self._consume, name="watch-events", daemon=True),
-                         threading.Thread(target=self._resolve_pools, name="watch-pools", daemon=True)]
+        self._threads = [
+            threading.Thread(target=self._consume, name="watch-events", daemon=True),
+            threading.Thread(target=self._resolve_pools, name="watch-pools", daemon=True),
+        ]
 
     def start(self, timeout_s: float = READY_TIMEOUT_S) -> None:
         """Start consuming; return once the event queue is bound, or raise :class:`LabError`."""
@@ -195,31 +203,6 @@ def check_options(window_s: float, duration_s: float | None, refresh_hz: float) 
         raise BadInput(f"--refresh must be between 0 and 20 per second, got {refresh_hz}")
 
 
-def _row_cells(row: Row, label: str) -> list[str]:
-    return [label, row.pool, str(row.online), f"{row.rate:,.1f}", f"{row.in_flight:,}", f"{row.running:,}",
-            f"{row.succeeded:,}", f"{row.failed:,}"]
-
-
-def render(snap: Snapshot, *, final: bool = False) -> Table:
-    """The throughput table: one row per worker, one per pool, and the total."""
-    what = "final" if final else "live"
-    table = Table(title=f"Celery throughput ({what}; tasks/s over the last {snap.window_s:g} s; "
-                        f"watched {snap.elapsed_s:.0f} s)", title_justify="left")
-    for name, justify in (("worker", "left"), ("pool", "left"), ("online", "right"), ("tasks/s", "right"),
-                          ("in flight", "right"), ("running", "right"), ("succeeded", "right"),
-                          ("failed", "right")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for index, row in enumerate(snap.workers):
-        table.add_row(*_row_cells(row, row.worker), end_section=index == len(snap.workers) - 1)
-    for index, row in enumerate(snap.pools):
-        table.add_row(*_row_cells(row, f"pool {row.pool}"), style="cyan",
-                      end_section=index == len(snap.pools) - 1)
-    table.add_row(*_row_cells(snap.total, "total"), style="bold")
-    table.caption = (f"sent {snap.sent:,} ({snap.sent_rate:,.1f}/s) · peak {snap.peak_rate:,.1f} tasks/s"
-                     + ("" if final else " · Ctrl-C to stop"))
-    return table
-
-
 def _wait(watcher: EventWatcher, duration_s: float | None) -> None:
     deadline = math.inf if duration_s is None else time.monotonic() + duration_s
     while time.monotonic() < deadline:
@@ -231,9 +214,17 @@ def _raise_interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
 
-def run_watch(app: Celery, settings: LabSettings, *, window_s: float = 10.0, duration_s: float | None = None,
-              once: bool = False, as_json: bool = False, refresh_hz: float = 2.0,
-              console: Console | None = None) -> Snapshot:
+def run_watch(
+    app: Celery,
+    settings: LabSettings,
+    *,
+    window_s: float = 10.0,
+    duration_s: float | None = None,
+    once: bool = False,
+    as_json: bool = False,
+    refresh_hz: float = 2.0,
+    console: Console | None = None,
+) -> Snapshot:
     """Watch until ``duration_s`` ends or Ctrl-C/SIGTERM; print the final table (or JSON) and return it.
 
     ``once`` draws no live view: it collects for ``duration_s`` (default: one window) and prints once.
@@ -249,13 +240,20 @@ def run_watch(app: Celery, settings: LabSettings, *, window_s: float = 10.0, dur
         signal.signal(signal.SIGTERM, _raise_interrupt)
         signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
     try:
-        live_console.print(f"watching Celery events (window {window_s:g} s"
-                           + (f", for {duration_s:g} s" if duration_s else "") + "; Ctrl-C stops)")
+        live_console.print(
+            f"watching Celery events (window {window_s:g} s"
+            + (f", for {duration_s:g} s" if duration_s else "")
+            + "; Ctrl-C stops)"
+        )
         if once or as_json:
             _wait(watcher, duration_s)
         else:
-            with Live(get_renderable=lambda: render(watcher.snapshot()), console=live_console,
-                      refresh_per_second=refresh_hz, transient=True):
+            with Live(
+                get_renderable=lambda: render(watcher.snapshot()),
+                console=live_console,
+                refresh_per_second=refresh_hz,
+                transient=True,
+            ):
                 _wait(watcher, duration_s)
     except KeyboardInterrupt:
         pass
@@ -271,8 +269,9 @@ def run_watch(app: Celery, settings: LabSettings, *, window_s: float = 10.0, dur
 
 
 @contextlib.contextmanager
-def live_watch(app: Celery, settings: LabSettings, *, enabled: bool = True, window_s: float = 10.0,
-               final: Console | None = out) -> Iterator[EventWatcher | None]:
+def live_watch(
+    app: Celery, settings: LabSettings, *, enabled: bool = True, window_s: float = 10.0, final: Console | None = out
+) -> Iterator[EventWatcher | None]:
     """Show the live table while the body runs (``submit --watch``); then print the final one to ``final``."""
     if not enabled:
         yield None
@@ -281,8 +280,7 @@ def live_watch(app: Celery, settings: LabSettings, *, enabled: bool = True, wind
     watcher = EventWatcher(app, window_s, settings.outage_retry_s)
     watcher.start()
     try:
-        with Live(get_renderable=lambda: render(watcher.snapshot()), console=err, refresh_per_second=2,
-                  transient=True):
+        with Live(get_renderable=lambda: render(watcher.snapshot()), console=err, refresh_per_second=2, transient=True):
             yield watcher
             watcher.settle()
     finally:
