@@ -21,7 +21,7 @@ from celery import Celery
 from config import catalogue
 from producer.batch.collect import Collected, broker_idle, collect_results
 from producer.batch.outage import OutageGuard
-from producer.batch.submit import Batch
+from producer.batch.submit import Batch, send_one
 
 
 def republish(app: Celery, batch: Batch, task_ids: list[str], outage: OutageGuard | None = None) -> None:
@@ -31,16 +31,7 @@ def republish(app: Celery, batch: Batch, task_ids: list[str], outage: OutageGuar
     kwargs = batch.args.as_kwargs()
     with app.producer_or_acquire() as producer:
         for task_id in task_ids:
-            guard.call(
-                functools.partial(
-                    app.send_task,
-                    task_name,
-                    kwargs={**kwargs, "enqueued": time.time()},
-                    queue=batch.queue,
-                    task_id=task_id,
-                    producer=producer,
-                )
-            )
+            send_one(app, producer, guard, task_name, kwargs, batch.queue, task_id)
 
 
 def collect_with_recovery(
@@ -63,10 +54,9 @@ def collect_with_recovery(
     """
     guard = outage or OutageGuard()
     deadline = time.monotonic() + timeout_s
-    collected = collect_results(
+    collect = functools.partial(
+        collect_results,
         backend,
-        batch.task_ids,
-        timeout_s=timeout_s,
         broker=broker,
         queue=batch.queue,
         idle_grace_s=idle_grace_s,
@@ -74,6 +64,7 @@ def collect_with_recovery(
         outage=guard,
         visibility_timeout_s=visibility_timeout_s,
     )
+    collected = collect(batch.task_ids, timeout_s=timeout_s)
     republished = 0
     for _ in range(rounds):
         remaining = deadline - time.monotonic()
@@ -84,17 +75,7 @@ def collect_with_recovery(
             break  # the tasks may still be in the broker (in flight to a worker): never send twice
         republish(app, batch, lost, guard)
         republished += len(lost)
-        again = collect_results(
-            backend,
-            lost,
-            timeout_s=remaining,
-            broker=broker,
-            queue=batch.queue,
-            idle_grace_s=idle_grace_s,
-            on_done=on_done,
-            outage=guard,
-            visibility_timeout_s=visibility_timeout_s,
-        )
+        again = collect(lost, timeout_s=remaining)
         collected.records.extend(again.records)
         collected.failures.update(again.failures)
         collected.lost = again.lost

@@ -97,6 +97,22 @@ def submit_batch(
     return batch
 
 
+def send_one(
+    app: Celery, producer: Any, guard: OutageGuard, task_name: str, kwargs: dict[str, Any], queue: str, task_id: str
+) -> None:
+    """One task through Celery's ``send_task``, stamped with its enqueue time, retried through an outage."""
+    guard.call(
+        functools.partial(
+            app.send_task,
+            task_name,
+            kwargs={**kwargs, "enqueued": time.time()},
+            queue=queue,
+            task_id=task_id,
+            producer=producer,
+        )
+    )
+
+
 def _send_one_by_one(
     app: Celery,
     batch: Batch,
@@ -110,16 +126,7 @@ def _send_one_by_one(
     with app.producer_or_acquire() as producer:
         for index in range(count):
             task_id = f"{batch.batch_id}-{index}"
-            guard.call(
-                functools.partial(
-                    app.send_task,
-                    task_name,
-                    kwargs={**kwargs, "enqueued": time.time()},
-                    queue=batch.queue,
-                    task_id=task_id,
-                    producer=producer,
-                )
-            )
+            send_one(app, producer, guard, task_name, kwargs, batch.queue, task_id)
             batch.task_ids.append(task_id)
             if on_sent is not None:
                 on_sent(1)
