@@ -27,7 +27,7 @@ import psutil
 from celery import Celery
 
 from config import catalogue
-from config.settings import LabSettings
+from config.settings import CeleryMode, LabSettings
 from producer.errors import BadInput, LabError
 from producer.processes import children as processes
 from producer.processes import roles
@@ -93,10 +93,12 @@ def wait_ready(app: Celery, nodes: list[str], children: list[Child], timeout_s: 
         raise LabError(f"workers {', '.join(sorted(missing))} did not answer ping within {timeout_s:.0f} s")
 
 
-def worker_command(pool: str, concurrency: int, queue: str, name: str, python: str | None = None) -> list[str]:
+def worker_command(
+    pool: str, concurrency: int, queue: str, name: str, python: str | None = None, mode: CeleryMode | None = None
+) -> list[str]:
     """The local worker's command line (``roles.worker_command``) for a catalogue pool, on ``python`` if given."""
     pool_args = catalogue.pool(pool).pool_option()[0] if pool in catalogue.POOLS else ["-P", pool]
-    command = roles.worker_command(pool_args[1], concurrency, queue, name)
+    command = roles.worker_command(pool_args[1], concurrency, queue, name, mode)
     return [python or command[0], *command[1:]]
 
 
@@ -133,12 +135,9 @@ def worker_launch(
         )
     base = dict(os.environ if env is None else env)
     worker_env = {**base, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT), **(pool_env(entry) if entry else {})}
-    command = [*worker_command(pool, concurrency, queue, name, python), *extra_args]
-    mode = base.get("LAB_CELERY_MODE", settings.celery_mode)
-    if mode != settings.celery_mode:  # the program that goes with the worker's own mode, on the same interpreter
-        own = roles.worker_program(settings.celery_mode)
-        theirs = roles.worker_program("stock" if mode == "stock" else "lab")
-        command = [command[0], *theirs[1:], *command[len(own) :]]
+    # The worker's own LAB_CELERY_MODE (from ``env``) picks its program.
+    mode: CeleryMode = "stock" if base.get("LAB_CELERY_MODE", settings.celery_mode) == "stock" else "lab"
+    command = [*worker_command(pool, concurrency, queue, name, python, mode), *extra_args]
     return WorkerLaunch(
         f"worker-{name}",
         command,
