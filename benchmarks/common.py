@@ -25,7 +25,7 @@ from typing import Any
 
 from config.settings import CeleryMode
 from producer.processes import children as processes
-from producer.processes import fleet
+from producer.processes import fleet, roles
 from producer.processes.children import Child
 from producer.processes.redis_server import RedisProcess, free_port, start_redis_server
 
@@ -184,7 +184,7 @@ def running_target(port: int) -> Iterator[Child]:
     """The latency target on 127.0.0.1:``port``, answering /healthz on entry; stopped by PID on exit."""
     with processes.running_service(
         "bench-target",
-        processes.latency_target_command(port),
+        [sys.executable, *roles.target_args_on("127.0.0.1", port)],
         LOG_DIR / f"target-{port}.log",
         child_env(),
         f"http://127.0.0.1:{port}/healthz",

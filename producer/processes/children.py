@@ -14,7 +14,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -223,11 +222,6 @@ def running_service(
         yield child
     finally:
         stop(child)
-
-
-def latency_target_command(port: int, host: str = "127.0.0.1") -> list[str]:
-    """The latency target (``worker/latency_target.py``) on ``host:port``, run by this interpreter."""
-    return [sys.executable, "-m", "worker.latency_target", "--host", host, "--port", str(port)]
 
 
 def signal_pid(child: Child, sig: int) -> bool:

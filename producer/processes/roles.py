@@ -55,14 +55,29 @@ def worker_command(pool: str, concurrency: int, queue: str, name: str, mode: Cel
     return [*worker_program(mode or get_settings().celery_mode), *worker_args(pool, concurrency, queue, name)]
 
 
+def stack_workers(settings: LabSettings) -> dict[str, tuple[str, int]]:
+    """The stack's two workers by node name: (pool, slots). The local stack and compose run these.
+
+    cpu: prefork, one process per core (``LAB_CPU_CONCURRENCY``); io: threads, 64 by default
+    (``LAB_IO_CONCURRENCY``).
+    """
+    return {"cpu": ("prefork", settings.cpu_workers), "io": ("threads", settings.io_concurrency)}
+
+
+def stack_worker_args(settings: LabSettings, name: str) -> list[str]:
+    """The stack's worker ``name`` (cpu or io) after ``celery``, on its pool's queue."""
+    pool, slots = stack_workers(settings)[name]
+    return worker_args(pool, slots, catalogue.pool(pool).queue, name)
+
+
 def cpu_worker_args(settings: LabSettings) -> list[str]:
-    """The CPU worker after ``celery``: prefork, one process per core (``LAB_CPU_CONCURRENCY``)."""
-    return worker_args("prefork", settings.cpu_workers, catalogue.pool("prefork").queue, "cpu")
+    """The CPU worker after ``celery`` (compose's worker-cpu)."""
+    return stack_worker_args(settings, "cpu")
 
 
 def io_worker_args(settings: LabSettings) -> list[str]:
-    """The I/O worker after ``celery``: threads pool, 64 threads by default (``LAB_IO_CONCURRENCY``)."""
-    return worker_args("threads", settings.io_concurrency, catalogue.pool("threads").queue, "io")
+    """The I/O worker after ``celery`` (compose's worker-io)."""
+    return stack_worker_args(settings, "io")
 
 
 def flower_args(settings: LabSettings) -> list[str]:
@@ -72,17 +87,12 @@ def flower_args(settings: LabSettings) -> list[str]:
 
 def target_args(settings: LabSettings) -> list[str]:
     """The latency target service after ``python``."""
-    return ["-m", "worker.latency_target", "--host", settings.target_host, "--port", str(settings.target_port)]
+    return target_args_on(settings.target_host, settings.target_port)
 
 
-def cpu_worker_command(settings: LabSettings) -> list[str]:
-    """The CPU worker: prefork, one process per core."""
-    return [*worker_program(settings.celery_mode), *cpu_worker_args(settings)]
-
-
-def io_worker_command(settings: LabSettings) -> list[str]:
-    """The I/O worker: threads pool, 64 threads by default."""
-    return [*worker_program(settings.celery_mode), *io_worker_args(settings)]
+def target_args_on(host: str, port: int) -> list[str]:
+    """The latency target (``worker/latency_target.py``) on ``host:port``, after ``python``."""
+    return ["-m", "worker.latency_target", "--host", host, "--port", str(port)]
 
 
 def flower_command(settings: LabSettings) -> list[str]:

@@ -135,7 +135,7 @@ def stack_launches(settings: LabSettings, password: str) -> list[Launch]:
     logs = settings.state_dir / "logs"
     workers = [
         fleet.worker_launch(settings, pool, slots, catalogue.pool(pool).queue, name, env=env, log_dir=logs)
-        for pool, slots, name in (("prefork", settings.cpu_workers, "cpu"), ("threads", settings.io_concurrency, "io"))
+        for name, (pool, slots) in roles.stack_workers(settings).items()
     ]
     redis = _redis_launch(settings)
     return [
