@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from producer.processes import children as processes
-from producer.processes import fleet
+from producer.processes import fleet, roles
 from producer.processes.children import Child
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,9 +67,21 @@ def running_target(port: int) -> Iterator[Child]:
     """The latency target on 127.0.0.1:``port``, answering /healthz on entry; stopped by PID on exit."""
     with processes.running_service(
         "target",
-        processes.latency_target_command(port),
+        [sys.executable, *roles.target_args_on("127.0.0.1", port)],
         LOG_DIR / f"target-{port}.log",
         child_env(),
         f"http://127.0.0.1:{port}/healthz",
     ) as child:
         yield child
+
+
+def producer(*args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run `python -m producer ARGS` as a user would, with ``env`` over the tests' environment; capture its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "producer", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=child_env(**env),
+        cwd=ROOT,
+    )

@@ -11,7 +11,7 @@ import pytest
 from config import catalogue
 from config.settings import LabSettings
 from producer.measure.analysis import is_io
-from tests.test_cli import producer
+from tests.helpers import producer
 
 EXTENSION = {"LAB_CATALOGUE_EXTENSIONS": "tests.catalogue_extension"}
 

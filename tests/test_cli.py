@@ -3,25 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 
-from tests.helpers import ROOT, child_env
-
-
-def producer(*args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run `python -m producer ARGS` and capture its output."""
-    return subprocess.run(
-        [sys.executable, "-m", "producer", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=child_env(**env),
-        cwd=ROOT,
-    )
+from tests.helpers import producer
 
 
 @pytest.mark.parametrize(

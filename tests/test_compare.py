@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from producer.measure.analysis import analyse
-from tests.test_cli import producer
+from tests.helpers import producer
 
 
 def _only_record(results: Path, kind: str) -> dict[str, Any]:

@@ -13,8 +13,7 @@ import pytest
 
 from config.settings import LabSettings
 from producer.measure.records import load_record, write_record
-from tests.helpers import ROOT, child_env
-from tests.test_cli import producer
+from tests.helpers import ROOT, child_env, producer
 from tests.test_records import build_compare, build_sweep
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.test_cli import producer
+from tests.helpers import producer
 
 
 def _record(results: Path) -> dict:

@@ -16,20 +16,8 @@ from producer.batch.run import run_batch
 from producer.processes.redis_server import free_port
 from producer.watch.rates import Snapshot
 from producer.watch.view import EventWatcher
-from tests.helpers import ROOT, child_env
+from tests.helpers import ROOT, child_env, producer
 from worker.task_args import WorkloadArgs
-
-
-def producer(*args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run `python -m producer ARGS` and capture its output."""
-    return subprocess.run(
-        [sys.executable, "-m", "producer", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=child_env(**env),
-        cwd=ROOT,
-    )
 
 
 def wait_until(watcher: EventWatcher, done: Callable[[Snapshot], bool], timeout_s: float = 60) -> Snapshot:
