@@ -185,9 +185,17 @@ def pool(name: str) -> Pool:
     return _lookup(POOLS, name, "pool")
 
 
+def find_pool(name: str) -> Pool | None:
+    """A Celery pool or an in-process baseline by name, or None (a record from an extension not loaded now)."""
+    return POOLS.get(name) or BASELINES.get(name)
+
+
 def any_pool(name: str) -> Pool:
     """A Celery pool or an in-process baseline, by name (analysis, tables and charts cover both)."""
-    return _lookup({**POOLS, **BASELINES}, name, "pool")
+    entry = find_pool(name)
+    if entry is None:
+        return _lookup({**POOLS, **BASELINES}, name, "pool")  # raises UnknownName listing both
+    return entry
 
 
 def workload_of_task(task_name: str) -> Workload:

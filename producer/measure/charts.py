@@ -24,7 +24,7 @@ UNKNOWN_COLOUR = "#999999"
 
 def colour(pool: str) -> str:
     """The pool's chart colour from the catalogue."""
-    entry = catalogue.POOLS.get(pool) or catalogue.BASELINES.get(pool)
+    entry = catalogue.find_pool(pool)
     return entry.colour if entry else UNKNOWN_COLOUR
 
 

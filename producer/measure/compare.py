@@ -250,7 +250,7 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan, console: 
 
 def concurrency_rule(pool: str) -> str:
     """Why a pool gets the concurrency it gets (shown in the report)."""
-    entry = catalogue.BASELINES.get(pool) or catalogue.POOLS.get(pool)
+    entry = catalogue.find_pool(pool)
     return entry.concurrency_rule if entry else "as the running worker reports"
 
 
