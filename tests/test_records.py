@@ -136,7 +136,7 @@ def test_a_real_compare_record_round_trips_with_schema_version(local_settings: L
     assert loaded["cells"][0]["bottleneck"]["name"] == loaded.cells[0].bottleneck.name  # the old dict access
 
 
-def test_a_schema_1_record_is_read_as_schema_2(local_settings: LabSettings, tmp_path: Path) -> None:
+def test_a_schema_1_record_is_read_as_the_current_schema(local_settings: LabSettings, tmp_path: Path) -> None:
     old = build_sweep(local_settings).as_json()
     del old["schema_version"], old["environment"]["celery_mode"]
     path = tmp_path / "sweep-20250101T000000Z.json"
@@ -148,10 +148,14 @@ def test_a_schema_1_record_is_read_as_schema_2(local_settings: LabSettings, tmp_
 @pytest.mark.parametrize(
     "content, problem",
     [
-        ('{"kind": "compare", "cells": 5}', "not a compare record of schema 2 (read as schema 1, no schema_version): "),
-        ('{"kind": "compare", "schema_version": 2, "cells": 5}', "not a compare record of schema 2: "),
-        ('{"kind": "compare", "schema_version": 3}', "schema_version 3 is not one this lab reads (1 to 2)"),
-        ("[1, 2]", "not a compare record of schema 2"),
+        ('{"kind": "compare", "cells": 5}', "not a compare record of schema 3 (read as schema 1): "),
+        (
+            '{"kind": "compare", "schema_version": 2, "cells": 5}',
+            "not a compare record of schema 3 (read as schema 2): ",
+        ),
+        ('{"kind": "compare", "schema_version": 3, "cells": 5}', "not a compare record of schema 3: "),
+        ('{"kind": "compare", "schema_version": 4}', "schema_version 4 is not one this lab reads (1 to 3)"),
+        ("[1, 2]", "not a compare record of schema 3"),
         ("{not json", "not a record: not JSON"),
         ("", "not a record: not JSON"),
     ],
@@ -167,7 +171,7 @@ def test_a_bad_record_is_one_line_naming_the_file(tmp_path: Path, content: str, 
 
 def test_a_sweep_file_read_as_a_compare_is_refused(local_settings: LabSettings, tmp_path: Path) -> None:
     path = write_record(local_settings, build_sweep(local_settings))
-    with pytest.raises(RecordError, match="not a compare record of schema 2: kind: Input should be 'compare'"):
+    with pytest.raises(RecordError, match="not a compare record of schema 3: kind: Input should be 'compare'"):
         load_record(path, "compare")
 
 

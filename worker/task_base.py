@@ -14,6 +14,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from config import catalogue
 from config.settings import get_settings
+from worker.pools import offload
 from worker.runtime import current_pool_name, timed_run
 from worker.soft_deadline import soft_deadline
 from worker.task_args import WorkloadArgs, check_args, check_enqueued
@@ -25,14 +26,37 @@ class WorkloadTask(Task):
     #: The catalogue name of the workload this task runs.
     workload = ""
 
-    def run_workload(self, size: int, url: str, enqueued: float | None) -> dict[str, Any]:
-        """Check the arguments, run the workload under the soft deadline, return its timed result."""
+    def call_spec(self, kwargs: dict[str, Any]) -> offload.CallSpec:
+        """What a pool that runs work elsewhere (worker/pools/offload.py) must call: checked, no Celery in it.
+
+        Raises :class:`~worker.task_args.BadTaskArgs` (the pool stores it as the task's failure).
+        """
         settings = get_settings()
         entry = catalogue.workload(self.workload)
+        args, stamp = self._checked(
+            entry, kwargs.get("size", entry.default_size), kwargs.get("url", ""), kwargs.get("enqueued")
+        )
+        values: dict[str, Any] = {"size": args.size, "url": args.url, "http_timeout_s": settings.http_timeout_s}
+        return offload.CallSpec(entry.name, entry.function, tuple(values[n] for n in entry.arguments), {}, stamp)
+
+    @staticmethod
+    def _checked(entry: catalogue.Workload, size: int, url: str, enqueued: object) -> tuple[WorkloadArgs, float | None]:
+        settings = get_settings()
         if entry.takes_url and not url:
             url = settings.effective_target_url
-        args = check_args(WorkloadArgs(entry.name, size, url), settings)
-        stamp = check_enqueued(enqueued)
+        return check_args(WorkloadArgs(entry.name, size, url), settings), check_enqueued(enqueued)
+
+    def run_workload(self, size: int, url: str, enqueued: float | None) -> dict[str, Any]:
+        """Check the arguments, run the workload under the soft deadline, return its timed result.
+
+        Under a pool that ran the work elsewhere (worker/pools/offload.py), return that outcome instead.
+        """
+        done = offload.take(self.request.id)
+        if done is not None:
+            return dict(done.unwrap())
+        settings = get_settings()
+        entry = catalogue.workload(self.workload)
+        args, stamp = self._checked(entry, size, url, enqueued)
         try:
             with soft_deadline(self.soft_time_limit, current_pool_name()):
                 return timed_run(

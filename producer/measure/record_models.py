@@ -11,50 +11,18 @@ the old dicts keeps working.
 from __future__ import annotations
 
 import json
-import math
-import time
-from pathlib import Path
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from producer.measure.figure_models import Classification, MemoryFigures, ModeRatio, UserTaskInfo
+from producer.measure.record_base import RecordPart, clean, utc_now
 
 #: The schema written now. 1: the untyped records (no ``schema_version``); 2: the same shape, validated,
-#: with ``schema_version`` and the environment's optional ``celery_mode``.
-SCHEMA_VERSION: Final = 2
-
-
-def utc_now() -> str:
-    """The ``created`` stamp of a record: UTC, ISO 8601, seconds."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def clean(value: Any) -> Any:
-    """JSON-safe copy: NaN/inf become None, tuples lists, Paths strings."""
-    if isinstance(value, float):
-        return None if math.isnan(value) or math.isinf(value) else value
-    if isinstance(value, dict):
-        return {str(k): clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [clean(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
-class RecordPart(BaseModel):
-    """A part of a record: extra keys kept, ``part["name"]`` and ``part.get("name")`` still work."""
-
-    model_config = ConfigDict(extra="allow")
-
-    def __getitem__(self, name: str) -> Any:
-        try:
-            return getattr(self, name)
-        except AttributeError:
-            raise KeyError(name) from None
-
-    def get(self, name: str, default: Any = None) -> Any:
-        """The field's value, or ``default`` when the record has no such field."""
-        return getattr(self, name, default)
+#: with ``schema_version`` and the environment's optional ``celery_mode``; 3: adds (all optional, so 1 and 2
+#: still read) which Celery ran each run and cell, memory, measured consumer ceilings, the task's measured
+#: class, stock-vs-lab ratios, user tasks, and the ``advise`` kind.
+SCHEMA_VERSION: Final = 3
 
 
 class CeleryMode(RecordPart):
@@ -147,6 +115,10 @@ class Run(RecordPart):
     latency_samples: list[float] = Field(default_factory=list)
     reported_pools: list[str] = Field(default_factory=list)
     check: RunCheck
+    #: Which Celery ran the batch ("stock" or "lab"; None for an in-process baseline or a schema-2 record).
+    celery: str | None = None
+    #: The worker processes' memory at idle and at peak during the batch (None: not local, or a baseline).
+    memory: MemoryFigures | None = None
 
 
 class ComparePlanInfo(RecordPart):
@@ -159,6 +131,10 @@ class ComparePlanInfo(RecordPart):
     sizes: dict[str, int]
     baselines: bool
     timeout_s: float
+    #: Which Celery the compare ran: "stock", "lab" or "both".
+    celery: str = "lab"
+    #: A user's task (``--task``) instead of / beside the catalogue's workloads.
+    task: UserTaskInfo | None = None
 
 
 class PoolInfo(RecordPart):
@@ -206,12 +182,18 @@ class Cell(RecordPart):
     check_notes: list[str] = Field(default_factory=list)
     bottleneck: Bottleneck
     speedup_vs_solo: float | None = None
+    #: Which Celery ran this cell ("stock" or "lab"; None for in-process baselines and schema-2 records).
+    celery: str | None = None
+    #: Median over the cell's runs of each memory figure.
+    memory: MemoryFigures | None = None
+    #: The no-op throughput of this cell's workers, measured in the same run (the consumer ceiling).
+    consumer_ceiling_tps: float | None = None
 
 
 class LabRecord(RecordPart):
     """What every record has: its schema, its kind, when it was written and where it ran."""
 
-    schema_version: Literal[2] = SCHEMA_VERSION
+    schema_version: Literal[3] = SCHEMA_VERSION
     #: ``compare`` or ``sweep`` (each subclass fixes it): also the file name's prefix.
     kind: str
     created: str = Field(default_factory=utc_now)
@@ -235,6 +217,12 @@ class CompareRecord(LabRecord):
     runs: list[Run]
     cells: list[Cell]
     verdicts: dict[str, str]
+    #: Per mode that ran ("stock", "lab"): which Celery, its changes and versions.
+    celery_modes: dict[str, CeleryMode] = Field(default_factory=dict)
+    #: ``--celery both``: lab ÷ stock throughput per workload × pool.
+    mode_ratios: list[ModeRatio] = Field(default_factory=list)
+    #: Per workload: what the solo probe measured (holds the GIL, releases it, waits).
+    classifications: dict[str, Classification] = Field(default_factory=dict)
 
 
 class SweepPoint(RecordPart):
@@ -257,6 +245,9 @@ class SweepPoint(RecordPart):
     redis_cores_used: float
     tasks_per_worker: list[int]
     timings: Timings
+    memory: MemoryFigures | None = None
+    #: The no-op throughput of this point's workers, measured in the same run.
+    consumer_ceiling_tps: float | None = None
     x: int
     label: str
     ideal: float | None
@@ -280,7 +271,6 @@ class SweepRecord(LabRecord):
     redis_limit_tps: float | None
     consumer_ceiling_tps: float | None
     notes: list[str] = Field(default_factory=list)
-
-
-#: Record models by ``kind`` (also the file name's prefix: ``compare-<stamp>.json``).
-RECORD_MODELS: dict[str, type[CompareRecord] | type[SweepRecord]] = {"compare": CompareRecord, "sweep": SweepRecord}
+    celery: str | None = None
+    task: UserTaskInfo | None = None
+    classification: Classification | None = None

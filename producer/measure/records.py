@@ -22,8 +22,8 @@ from config.celery_mode import describe_mode
 from config.settings import LabSettings
 from producer.batch.stats import percentile
 from producer.errors import LabError
+from producer.measure.advise_record import AdviseRecord
 from producer.measure.record_models import (
-    RECORD_MODELS,
     SCHEMA_VERSION,
     CeleryMode,
     CompareRecord,
@@ -32,6 +32,13 @@ from producer.measure.record_models import (
     SweepRecord,
 )
 from producer.processes.redis_server import redact
+
+#: Record models by ``kind`` (also the file name's prefix: ``compare-<stamp>.json``).
+RECORD_MODELS: dict[str, type[CompareRecord] | type[SweepRecord] | type[AdviseRecord]] = {
+    "compare": CompareRecord,
+    "sweep": SweepRecord,
+    "advise": AdviseRecord,
+}
 
 #: Per-run latency samples kept in a record (enough for a distribution plot, small enough to diff).
 MAX_SAMPLES = 400
@@ -149,8 +156,8 @@ def upgrade(data: Any) -> tuple[Any, int]:
     if not isinstance(data, dict):
         return data, SCHEMA_VERSION
     written = data.get("schema_version", 1)
-    if written == 1:
-        return {**data, "schema_version": SCHEMA_VERSION}, 1
+    if written in (1, 2):  # schema 3 only added optional fields
+        return {**data, "schema_version": SCHEMA_VERSION}, written
     return data, written
 
 
@@ -159,8 +166,10 @@ def load_record(path: Path, kind: Literal["compare"]) -> CompareRecord: ...
 @overload
 def load_record(path: Path, kind: Literal["sweep"]) -> SweepRecord: ...
 @overload
-def load_record(path: Path, kind: None = None) -> CompareRecord | SweepRecord: ...
-def load_record(path: Path, kind: str | None = None) -> CompareRecord | SweepRecord:
+def load_record(path: Path, kind: Literal["advise"]) -> AdviseRecord: ...
+@overload
+def load_record(path: Path, kind: None = None) -> CompareRecord | SweepRecord | AdviseRecord: ...
+def load_record(path: Path, kind: str | None = None) -> CompareRecord | SweepRecord | AdviseRecord:
     """Read and validate one record (of ``kind``, if given); :class:`RecordError` (one line) if it is not one."""
     try:
         data = json.loads(path.read_text())
@@ -180,7 +189,7 @@ def load_record(path: Path, kind: str | None = None) -> CompareRecord | SweepRec
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        read_as = "" if written == SCHEMA_VERSION else f" (read as schema {written}, no schema_version)"
+        read_as = "" if written == SCHEMA_VERSION else f" (read as schema {written})"
         raise RecordError(
             f"{path}: not a {wanted} record of schema {SCHEMA_VERSION}{read_as}: {first_problem(error)}"
         ) from None
@@ -199,8 +208,12 @@ def load_records(
 def load_records(
     results_dir: Path, kind: Literal["sweep"], skipped: list[RecordError] | None = None
 ) -> list[tuple[Path, SweepRecord]]: ...
+@overload
 def load_records(
-    results_dir: Path, kind: Literal["compare", "sweep"], skipped: list[RecordError] | None = None
+    results_dir: Path, kind: Literal["advise"], skipped: list[RecordError] | None = None
+) -> list[tuple[Path, AdviseRecord]]: ...
+def load_records(
+    results_dir: Path, kind: Literal["compare", "sweep", "advise"], skipped: list[RecordError] | None = None
 ) -> list[tuple[Path, Any]]:
     """Every valid record of ``kind`` in ``results_dir``, oldest first; the bad ones' errors go to ``skipped``."""
     found = []

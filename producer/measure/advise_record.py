@@ -1,0 +1,72 @@
+"""The record `producer advise` writes: the task, its measured class, every configuration tried, the pick."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from producer.measure.figure_models import Classification, MemoryFigures, UserTaskInfo
+from producer.measure.record_base import RecordPart
+from producer.measure.record_models import Bottleneck, LabRecord, Timings
+
+
+class Constraints(RecordPart):
+    """What the user asked for: limits a recommendation must meet, and the search's time budget."""
+
+    max_p95_ms: float | None = None
+    max_memory_mb: float | None = None
+    budget_s: float
+
+
+class Trial(RecordPart):
+    """One configuration measured: pool × concurrency × worker processes, and what it gave."""
+
+    pool: str
+    concurrency: int
+    workers: int
+    celery: str
+    submitted: int
+    completed: int
+    failed: int
+    lost: int
+    throughput: float | None
+    latency_p95_s: float | None
+    timings: Timings | None = None
+    memory: MemoryFigures | None = None
+    #: Worker CPU (all processes) ÷ wall over the batch: cores used.
+    cores_used: float | None = None
+    consumer_ceiling_tps: float | None = None
+    bottleneck: Bottleneck | None = None
+    #: Why the search tried it ("start", "double concurrency", "second process", ...).
+    reason: str = ""
+    #: The constraints it breaks, one line each (empty: it meets them all).
+    ruled_out: list[str] = Field(default_factory=list)
+
+
+class Recommendation(RecordPart):
+    """The pick: the trial, the exact worker command, and the compose scale when more processes win."""
+
+    trial: Trial
+    command: str
+    compose_scale: str | None = None
+    why: str
+
+
+class AdviseRecord(LabRecord):
+    """`producer advise`: the task, its class, the trials in order, the recommendation and runners-up."""
+
+    kind: Literal["advise"] = "advise"
+    workload: str
+    task: UserTaskInfo | None = None
+    size: int = 0
+    count: int
+    classification: Classification
+    constraints: Constraints
+    trials: list[Trial]
+    recommendation: Recommendation | None
+    runners_up: list[Trial] = Field(default_factory=list)
+    #: Per constraint, the trials it ruled out ("max_p95_ms: threads -c 256, prefork -c 2").
+    ruled_out: dict[str, list[str]] = Field(default_factory=dict)
+    elapsed_s: float
+    notes: list[str] = Field(default_factory=list)
