@@ -51,7 +51,7 @@ def test_report_renders_html_referencing_existing_pngs(both_workers: dict[str, s
     )
     assert swept.returncode == 0, swept.stderr[-3000:]
     printed = json.loads(swept.stdout)  # --json prints the record as written
-    assert printed["schema_version"] == 2 and printed["kind"] == "sweep" and len(printed["points"]) == 1
+    assert printed["schema_version"] == 3 and printed["kind"] == "sweep" and len(printed["points"]) == 1
     for path in [*results.glob("compare-*.json"), *results.glob("sweep-*.json")]:
         assert load_record(path).schema_version == 2  # what compare and sweep wrote validates
     result = producer("report", "--out", str(tmp_path / "report"), **env)
