@@ -53,7 +53,7 @@ def test_report_renders_html_referencing_existing_pngs(both_workers: dict[str, s
     printed = json.loads(swept.stdout)  # --json prints the record as written
     assert printed["schema_version"] == 3 and printed["kind"] == "sweep" and len(printed["points"]) == 1
     for path in [*results.glob("compare-*.json"), *results.glob("sweep-*.json")]:
-        assert load_record(path).schema_version == 2  # what compare and sweep wrote validates
+        assert load_record(path).schema_version == 3  # what compare and sweep wrote validates
     result = producer("report", "--out", str(tmp_path / "report"), **env)
     assert result.returncode == 0, result.stderr
     page = (tmp_path / "report" / "index.html").read_text()
@@ -88,7 +88,7 @@ def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
 @pytest.mark.parametrize(
     "content, problem",
     [
-        ('{"kind": "compare", "cells": 5}', "not a compare record of schema 2"),
+        ('{"kind": "compare", "cells": 5}', "not a compare record of schema 3"),
         ("{not json", "not a record: not JSON"),
     ],
 )
@@ -107,7 +107,7 @@ def test_a_bad_chosen_compare_is_bad_input(tmp_path: Path) -> None:
     chosen.write_text('{"kind": "sweep"}')
     result = producer("report", "--record", str(chosen), LAB_RESULTS_DIR=str(tmp_path))
     assert result.returncode == 2
-    assert _one_error_line(result).startswith(f"producer: error: {chosen}: not a compare record of schema 2")
+    assert _one_error_line(result).startswith(f"producer: error: {chosen}: not a compare record of schema 3")
 
 
 def test_a_bad_sweep_is_skipped_and_the_good_ones_reported(local_settings: LabSettings, tmp_path: Path) -> None:
@@ -128,7 +128,7 @@ def test_only_bad_records_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "sweep-20261125T000000Z.json").write_text("[]")
     result = producer("report", LAB_RESULTS_DIR=str(tmp_path))
     assert result.returncode == 1
-    assert "sweep-20261125T000000Z.json: not a sweep record of schema 2" in _one_error_line(result)
+    assert "sweep-20261125T000000Z.json: not a sweep record of schema 3" in _one_error_line(result)
 
 
 def test_without_matplotlib_the_report_has_no_charts_and_says_how_to_get_them(
