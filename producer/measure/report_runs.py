@@ -25,8 +25,8 @@ def headline(record: LabRecord, mode: str | None = None) -> str:
 
 def headlines(record: AdviseRecord) -> list[str]:
     """One headline per Celery mode the advise trials ran."""
-    ran = list(dict.fromkeys(trial.celery for trial in record.trials)) or [None]
-    return [headline(record, mode) for mode in ran]
+    ran: list[str | None] = list(dict.fromkeys(trial.celery for trial in record.trials))
+    return [headline(record, mode) for mode in ran or [None]]
 
 
 def sweep_table(record: SweepRecord) -> Table:
