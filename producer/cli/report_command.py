@@ -31,7 +31,7 @@ def report(
     rendered = render(source, out_path or source / "report", record)
     if not quiet:
         print_terminal(rendered.document, out)
-    for note in rendered.document.notes:
+    for note in rendered.skipped + rendered.document.notes:
         err.print(note, highlight=False, markup=False, soft_wrap=True)
     charts = len(rendered.document.charts())
     err.print(

@@ -8,7 +8,7 @@ without it the page is written without charts, and a note says how to get them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
@@ -35,6 +35,8 @@ class Report:
     markdown_path: Path
     document: Document
     compare: CompareRecord | None = None
+    #: Records left out, one line each (for the terminal: the page shows only what it shows).
+    skipped: list[str] = field(default_factory=list)
 
 
 def chart_module() -> ModuleType | None:
@@ -75,8 +77,10 @@ def output_paths(out: Path) -> tuple[Path, Path]:
     return out / "index.html", out / "report.md"
 
 
-def build_document(results_dir: Path, compare_record: Path | None = None) -> tuple[Document, CompareRecord | None]:
-    """The report's document from the records; raise when there is nothing to show."""
+def build_document(
+    results_dir: Path, compare_record: Path | None = None
+) -> tuple[Document, CompareRecord | None, list[str]]:
+    """The report's document from the records, the compare shown and the records skipped; raise if nothing to show."""
     compare = chosen_compare(results_dir, compare_record)
     skipped: list[RecordError] = []
     sweeps = load_records(results_dir, "sweep", skipped)[-MAX_SWEEPS:]
@@ -85,7 +89,7 @@ def build_document(results_dir: Path, compare_record: Path | None = None) -> tup
         if skipped:
             raise skipped[-1]
         raise LabError(f"no compare, sweep or advise records in {results_dir} (run `producer compare` first)")
-    document = Document(TITLE, notes=[f"skipped: {error}" for error in skipped])
+    document = Document(TITLE)
     charts = chart_module()
     if charts is None:
         document.notes.append(CHARTS_MISSING)
@@ -97,14 +101,14 @@ def build_document(results_dir: Path, compare_record: Path | None = None) -> tup
     if sweeps:
         document.sections.append(Section("Sweeps", "sweeps"))
         document.sections += [sweep_section(path, record, charts) for path, record in sweeps]
-    return document, compare[1] if compare else None
+    return document, compare[1] if compare else None, [f"skipped: {error}" for error in skipped]
 
 
 def render(results_dir: Path, out: Path, compare_record: Path | None = None) -> Report:
     """Write the HTML file (self-contained) and its Markdown twin; see :func:`output_paths` for where."""
-    document, compare = build_document(results_dir, compare_record)
+    document, compare, skipped = build_document(results_dir, compare_record)
     html_path, markdown_path = output_paths(out)
     html_path.parent.mkdir(parents=True, exist_ok=True)
     html_path.write_text(render_html(document))
     markdown_path.write_text(markdown(document))
-    return Report(html_path, markdown_path, document, compare)
+    return Report(html_path, markdown_path, document, compare, skipped)

@@ -26,6 +26,17 @@ class Table:
         self.rows.append(row)
         self.styles.append(style)
 
+    def drop_empty(self, *names: str) -> Table:
+        """Leave out the named columns where no row has a value ("–"): figures an older record lacks."""
+        empty = {
+            i for i, header in enumerate(self.headers) if header in names and all(row[i] == "–" for row in self.rows)
+        }
+        keep = [i for i in range(len(self.headers)) if i not in empty]
+        self.headers = [self.headers[i] for i in keep]
+        self.rows = [[row[i] for i in keep] for row in self.rows]
+        self.align = "".join(self.column_align(i) for i in keep)
+        return self
+
     def column_align(self, index: int) -> str:
         """'l' or 'r' for the column (left when not given)."""
         return self.align[index] if index < len(self.align) else "l"

@@ -51,7 +51,7 @@ def sweep_table(record: SweepRecord) -> Table:
             ],
             "bad" if p.failed or p.lost or not p.check_agree else "",
         )
-    return table
+    return table.drop_empty("peak PSS", "PSS/slot", "consumer ceiling")
 
 
 def sweep_section(path: Path, record: SweepRecord, charts: ModuleType | None) -> Section:
@@ -118,7 +118,7 @@ def trials_table(record: AdviseRecord) -> Table:
             style = "inproc"
         row = [str(index), trial_label(trial), trial.celery, trial.reason, *_figures(trial)]
         table.add([*row, f"{trial.failed}/{trial.lost}", "; ".join(trial.ruled_out) or "–"], style)
-    return table
+    return table.drop_empty("peak PSS", "PSS/slot", "cores used")
 
 
 def runners_up_table(record: AdviseRecord) -> Table:
@@ -129,7 +129,7 @@ def runners_up_table(record: AdviseRecord) -> Table:
         table.add(["recommended", trial_label(trial), trial.celery, *_figures(trial)], "pick")
     for rank, trial in enumerate(record.runners_up, 2):
         table.add([f"#{rank}", trial_label(trial), trial.celery, *_figures(trial)])
-    return table
+    return table.drop_empty("peak PSS", "PSS/slot", "cores used")
 
 
 def constraints_text(record: AdviseRecord) -> str:
