@@ -15,6 +15,9 @@ from producer.measure.records import environment
 
 #: A user's task whose name and arguments would inject markup if the report did not escape them.
 EVIL_TASK = {"function": "mytasks.jobs:<script>alert(1)</script>", "call_args": ["<b>x</b>"], "call_kwargs": {}}
+#: Fields schema 3 added; a schema-2 record has none of them (schema 1 also lacks schema_version and celery_mode).
+NEW_TOP = ("celery_modes", "mode_ratios", "classifications")
+NEW_CELL = ("celery", "memory", "consumer_ceiling_tps")
 PICK_COMMAND = "celery -A worker.app worker -P threads -c 16 -Q threads --without-mingle"
 
 
@@ -196,3 +199,15 @@ def advise_record(settings: LabSettings) -> AdviseRecord:
             "notes": ["the task waits: slots beyond the cores help"],
         }
     )
+
+
+def older_schema(record: dict[str, Any], schema: int) -> dict[str, Any]:
+    """The record as schema ``schema`` wrote it: without the fields later schemas added."""
+    old = {k: v for k, v in record.items() if k not in NEW_TOP}
+    old["cells"] = [{k: v for k, v in cell.items() if k not in NEW_CELL} for cell in record["cells"]]
+    old["runs"] = [{k: v for k, v in run.items() if k not in ("celery", "memory")} for run in record["runs"]]
+    old["plan"] = {k: v for k, v in record["plan"].items() if k not in ("celery", "task")}
+    old["schema_version"] = schema
+    if schema == 1:
+        del old["schema_version"], old["environment"]["celery_mode"]
+    return old

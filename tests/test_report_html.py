@@ -17,13 +17,9 @@ from producer.measure.html_report import render_html
 from producer.measure.records import write_record
 from producer.measure.report_doc import Bullets, Command, Document, Section, Table
 from tests.helpers import producer
-from tests.report_records import EVIL_TASK, PICK_COMMAND, advise_record, both_modes_compare, memory
+from tests.report_records import EVIL_TASK, PICK_COMMAND, advise_record, both_modes_compare, memory, older_schema
 from tests.test_records import build_compare, build_sweep
 from tests.test_report import assert_self_contained
-
-#: Fields schema 3 added; a schema-2 record has none of them (schema 1 also lacks schema_version and celery_mode).
-NEW_TOP = ("celery_modes", "mode_ratios", "classifications")
-NEW_CELL = ("celery", "memory", "consumer_ceiling_tps")
 
 
 @pytest.fixture()
@@ -75,24 +71,12 @@ def test_one_file_shows_modes_memory_ceilings_and_the_advice_with_its_command(
     assert PICK_COMMAND in markdown and "| noop | prefork | stock |" in markdown
 
 
-def _older(record: dict[str, Any], schema: int) -> dict[str, Any]:
-    """The record as schema ``schema`` wrote it: without the fields later schemas added."""
-    old = {k: v for k, v in record.items() if k not in NEW_TOP}
-    old["cells"] = [{k: v for k, v in cell.items() if k not in NEW_CELL} for cell in record["cells"]]
-    old["runs"] = [{k: v for k, v in run.items() if k not in ("celery", "memory")} for run in record["runs"]]
-    old["plan"] = {k: v for k, v in record["plan"].items() if k not in ("celery", "task")}
-    old["schema_version"] = schema
-    if schema == 1:
-        del old["schema_version"], old["environment"]["celery_mode"]
-    return old
-
-
 @pytest.mark.parametrize("schema", [1, 2])
 def test_records_of_older_schemas_still_render(local_settings: LabSettings, tmp_path: Path, schema: int) -> None:
     results = local_settings.results_dir
     results.mkdir(parents=True)
     (results / "compare-20250101T000000Z.json").write_text(
-        json.dumps(_older(build_compare(local_settings).as_json(), schema))
+        json.dumps(older_schema(build_compare(local_settings).as_json(), schema))
     )
     sweep = build_sweep(local_settings).as_json()
     if schema == 1:
