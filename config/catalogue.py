@@ -97,6 +97,11 @@ def any_pool(name: str) -> Pool:
     return entry
 
 
+def refusal(pool_name: str, workload_name: str) -> str | None:
+    """Why the pool (or baseline) cannot run the workload (``Pool.refuses``), or None when it can."""
+    return any_pool(pool_name).refuses(workload(workload_name))
+
+
 def workload_of_task(task_name: str) -> Workload:
     """The workload a Celery task name (``lab.<name>``) runs."""
     return workload(task_name.removeprefix(TASK_PREFIX))

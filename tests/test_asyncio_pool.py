@@ -6,8 +6,10 @@ serving, ``-c`` bounds the tasks in flight, and a warm shutdown loses nothing.
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -19,7 +21,7 @@ from producer.batch.run import redis_clients, run_batch
 from producer.batch.submit import submit_batch
 from producer.processes.redis_server import free_port
 from tests.faults import FaultRedis, collect, fault_app, fault_redis, fault_settings, fault_worker, wait_until
-from tests.helpers import running_worker
+from tests.helpers import producer, running_worker
 from worker.pools.asyncio_pool import AsyncioPool
 from worker.runtime import pool_name_of
 from worker.task_args import WorkloadArgs
@@ -173,3 +175,42 @@ def test_io_http_async_is_bounded_by_its_http_timeout(settings: Any, latency_tar
     message, answer = asyncio.run(slow_then_fast())
     assert message == f"GET {settings.effective_target_url} got no answer within 0.5 s (LAB_HTTP_TIMEOUT_S)"
     assert answer == {"status": 200, "bytes": 3}
+
+
+def test_compare_skips_each_pool_that_refuses_a_workload_with_the_reason(
+    asyncio_worker: str, threads_worker: str, tmp_path: Path
+) -> None:
+    result = producer(
+        "compare",
+        "--workloads",
+        "io_sleep,io_sleep_async",
+        "--pools",
+        "threads,asyncio",
+        "--count",
+        "4",
+        "--repeat",
+        "1",
+        "--sizes",
+        "io_sleep=10,io_sleep_async=10",
+        "--json",
+        timeout=240,
+        LAB_RESULTS_DIR=str(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    cells = {(c["workload"], c["pool"]) for c in json.loads(result.stdout)["cells"]}
+    assert cells == {
+        ("io_sleep", "threads"),
+        ("io_sleep", "inproc-threads"),
+        ("io_sleep", "inproc-processes"),
+        ("io_sleep_async", "asyncio"),
+        ("io_sleep_async", "inproc-asyncio"),
+    }
+    assert "io_sleep  asyncio           skipped: " + SYNC_REFUSED.format(name="io_sleep").split(": ", 1)[1] in (
+        result.stderr
+    )
+
+
+def test_sweep_of_a_pool_that_refuses_the_workload_is_one_line() -> None:
+    result = producer("sweep", "--workload", "cpu", "--pool", "asyncio")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "producer: error: " + SYNC_REFUSED.format(name="cpu").split(": ", 1)[1]
