@@ -21,7 +21,7 @@ from producer.batch.run import redis_clients, run_batch
 from producer.batch.submit import submit_batch
 from producer.processes.redis_server import free_port
 from tests.faults import FaultRedis, collect, fault_app, fault_redis, fault_settings, fault_worker, wait_until
-from tests.helpers import producer, running_worker
+from tests.helpers import child_env, producer, running_worker
 from worker.pools.asyncio_pool import AsyncioPool
 from worker.runtime import pool_name_of
 from worker.task_args import WorkloadArgs
@@ -92,6 +92,18 @@ def test_a_sync_pool_refuses_an_async_workload_with_the_reason(
     assert set(refused.collected.failures.values()) == {ASYNC_REFUSED.format(name="io_sleep_async", pool=pool)}
     served = run_batch(celery_app, settings, WorkloadArgs("io_sleep", 10), 2, pool, timeout_s=120)
     assert served.summary.completed == 2
+
+
+def test_the_pool_runs_the_same_on_stock_celery(celery_app: Any, settings: Any, latency_target: Any) -> None:
+    queue = "asyncio-stock"
+    env = child_env(LAB_CELERY_MODE="stock")
+    with running_worker(celery_app, "asyncio", 8, queue, name="test-asyncio-stock", env=env):
+        url = settings.effective_target_url
+        ran = run_batch(celery_app, settings, WorkloadArgs("io_http_async", 20, url), 8, queue, timeout_s=120)
+        refused = run_batch(celery_app, settings, WorkloadArgs("cpu", 10), 2, queue, timeout_s=120)
+    assert (ran.summary.completed, ran.summary.failed, ran.summary.lost) == (8, 0, 0)
+    assert {r["pool"] for r in ran.collected.records} == {"asyncio"}
+    assert set(refused.collected.failures.values()) == {SYNC_REFUSED.format(name="cpu")}
 
 
 def test_worker_survives_a_raising_task_and_ones_past_their_time_bound(

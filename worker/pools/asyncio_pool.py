@@ -197,7 +197,11 @@ class _Job:
             logger.exception("asyncio pool: cannot decode the message")
             delivery = None
         if delivery is not None:
-            outcome = await self._outcome(delivery, soft, hard)
+            try:
+                outcome = await self._outcome(delivery, soft, hard)
+            except Exception as error:  # a fault of the pool's own: still the task's counted failure, traced and acked
+                logger.exception("asyncio pool: preparing the task failed")
+                outcome = offload.Outcome(error=error)
             if outcome is not None:
                 offload.store(delivery.task_id, outcome)
         # Stored and handed over with no await in between: a stored outcome always reaches its tracer.
