@@ -118,12 +118,16 @@ def test_worker_survives_a_raising_task_and_ones_past_their_time_bound(
         ).id,
         "hard": celery_app.send_task("lab.io_sleep_async", kwargs={"size": 30_000}, queue=QUEUE, time_limit=1).id,
         "bad": celery_app.send_task("lab.io_sleep_async", kwargs={"size": -1}, queue=QUEUE).id,
+        "denied": celery_app.send_task(
+            "lab.io_http_async", kwargs={"size": 10, "url": "http://example.org/"}, queue=QUEUE
+        ).id,
     }
     failed = collect_results(backend, list(ids.values()), timeout_s=120, broker=broker, queue=QUEUE).failures
     assert failed[ids["raises"]].startswith("HttpError: ClientConnectorError: Cannot connect to host 127.0.0.1:")
     assert failed[ids["soft"]] == "SoftTimeLimitExceeded: io_sleep_async ran past its soft time limit of 1 s"
     assert failed[ids["hard"]] == "TimeLimitExceeded: io_sleep_async ran past its time limit of 1 s"
     assert failed[ids["bad"]] == "BadTaskArgs: size must be a non-negative integer, got -1"
+    assert failed[ids["denied"]].startswith("BadTaskArgs: host 'example.org' is not allow-listed")
     served = run_batch(celery_app, settings, WorkloadArgs("io_sleep_async", 10), 4, QUEUE, timeout_s=120)
     assert served.summary.completed == 4
 
