@@ -61,9 +61,15 @@ def refusal(workload: str, function: Callable[..., Any] | None) -> str | None:
     entry = catalogue.WORKLOADS.get(workload)
     pool = catalogue.POOLS.get(current_pool_name()) or catalogue.pool("asyncio")
     reason = pool.refuses(entry) if entry is not None else None
-    if reason is None and function is not None and not inspect.iscoroutinefunction(function):
+    if reason is None and function is not None and not _awaitable_call(function):
         reason = f"{workload} is synchronous: the {pool.name} pool runs only async def workloads"
     return reason
+
+
+def _awaitable_call(function: Callable[..., Any]) -> bool:
+    """True for an ``async def`` function, or an object whose ``__call__`` is one."""
+    call = None if inspect.isroutine(function) or inspect.isclass(function) else type(function).__call__
+    return inspect.iscoroutinefunction(function) or (call is not None and inspect.iscoroutinefunction(call))
 
 
 def time_bound(soft: float | None, hard: float | None) -> tuple[float | None, type[Exception], str]:
