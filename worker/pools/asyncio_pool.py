@@ -5,14 +5,16 @@ starts as ``-P custom`` with ``CELERY_CUSTOM_WORKER_POOL``. ``-c`` is the number
 (an ``asyncio.Semaphore``): a slot is a coroutine, not a thread. Per task, through the offload seam
 (``worker/pools/offload.py``):
 
-1. on the loop, wait for a slot; then Celery's ``accept_callback`` (task-started event, bookkeeping);
+1. on the loop, wait for a slot; hand Celery's ``accept_callback`` (task-started event, bookkeeping)
+   to a tracer thread;
 2. decode the message and ask the task for its :class:`~worker.pools.offload.CallSpec`; a synchronous
    workload is refused with the catalogue's reason (``Pool.refuses``), bad arguments fail as the
    task's own checks say;
 3. await the coroutine under the task's time bound (its soft/hard time limit → ``asyncio.timeout``),
    timed as every result is (``runtime.timed_run_async``), and store the outcome;
-4. run Celery's tracer (``target``) and its callback, which take that outcome: the result write,
-   ack and events go through stock Celery.
+4. free the slot and hand Celery's tracer (``target``) and its callback to a tracer thread: they run
+   after the accept callback and take that outcome, so the result write, ack and events go through
+   stock Celery. The loop is woken once per task (to start it), never by the threads.
 
 Callbacks and the tracer do blocking I/O (Redis), so they run on a few tracer threads
 (``LAB_ASYNCIO_TRACE_THREADS``), never on the loop. Warm shutdown: tasks not yet started are
@@ -194,9 +196,9 @@ class _Job:
             pool._waiting.discard(me)
 
     async def _in_slot(self, soft: float | None, hard: float | None) -> None:
-        loop = asyncio.get_running_loop()
-        if self.accept_callback is not None:
-            await loop.run_in_executor(self.pool._tracers, self._accept, os.getpid(), time.monotonic())
+        tracers = self.pool._tracers
+        # Handed to a tracer thread, not awaited: the work starts at once, with no wake-up of the loop for it.
+        accepted = tracers.submit(self._accept, os.getpid(), time.monotonic()) if self.accept_callback else None
         try:
             delivery = offload.decode(self.pool.app, self.args)
         except Exception:  # the tracer meets the same message and fails it with Celery's own reason
@@ -210,8 +212,10 @@ class _Job:
                 outcome = offload.Outcome(error=error)
             if outcome is not None:
                 offload.store(delivery.task_id, outcome)
-        # Stored and handed over with no await in between: a stored outcome always reaches its tracer.
-        await loop.run_in_executor(self.pool._tracers, self._trace)
+        # Stored and handed over with no await in between: a stored outcome always reaches its tracer. The
+        # slot is free once the work is done (the loop is not woken again for this task); the tracer
+        # waits for the accept callback, so Celery sees accepted → succeeded/failed in that order.
+        tracers.submit(self._trace, accepted)
 
     async def _outcome(
         self, delivery: offload.Delivery, soft: float | None, hard: float | None
@@ -257,8 +261,10 @@ class _Job:
         except Exception:
             logger.exception("asyncio pool: accept callback failed")
 
-    def _trace(self) -> None:
+    def _trace(self, accepted: Future[None] | None) -> None:
         """Celery's tracer and callback, as the threads pool runs them; an error escaping it fails the task."""
+        if accepted is not None:
+            accepted.result()  # queued before this job on the same executor: running or done, never waiting behind it
         try:
             apply_target(self.target, self.args, self.kwargs, self.callback or _ignore)
         except Exception:
