@@ -81,8 +81,8 @@ def sweep_table(record: SweepRecord) -> Any:
     columns = [[header, *(row[i] for row in rows)] for i, header in enumerate(HEADERS)]
     widths = fit_widths(columns, [99] * len(HEADERS), TABLE_WIDTH - len(HEADERS) + 1)
     for header, width in zip(HEADERS, widths, strict=True):
-        justify = "left" if header in ("workers × slots", "saturated") else "right"
-        table.add_column(header, justify=justify, overflow="fold", width=width)
+        left = header in ("workers × slots", "saturated")
+        table.add_column(header, justify="left" if left else "right", overflow="fold", width=width)
     for row in rows:
         table.add_row(*row)
     return table
