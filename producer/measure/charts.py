@@ -38,13 +38,13 @@ def throughput_chart(record: CompareRecord, path: Path) -> Path:
     figure, axes = plt.subplots(1, len(workloads), figsize=(4.2 * len(workloads), 4.2), squeeze=False)
     for axis, workload in zip(axes[0], workloads, strict=True):
         cells = [c for c in record.cells if c.workload == workload]
-        names = [c.pool for c in cells]
+        names = [_label(c, record) for c in cells]
         medians = [_number(c.throughput_median) for c in cells]
         errors = [
             [max(0.0, m - _number(c.throughput_min, m)) for m, c in zip(medians, cells, strict=True)],
             [max(0.0, _number(c.throughput_max, m) - m) for m, c in zip(medians, cells, strict=True)],
         ]
-        bars = axis.bar(range(len(cells)), medians, yerr=errors, capsize=3, color=[colour(n) for n in names])
+        bars = axis.bar(range(len(cells)), medians, yerr=errors, capsize=3, color=[colour(c.pool) for c in cells])
         for bar, cell in zip(bars, cells, strict=True):
             if cell.kind == "in-process":
                 bar.set_hatch("//")
@@ -57,15 +57,26 @@ def latency_chart(record: CompareRecord, path: Path) -> Path:
     workloads = _workloads(record)
     figure, axes = plt.subplots(1, len(workloads), figsize=(4.2 * len(workloads), 4.2), squeeze=False)
     for axis, workload in zip(axes[0], workloads, strict=True):
-        pools = [c.pool for c in record.cells if c.workload == workload]
+        cells = [c for c in record.cells if c.workload == workload]
         samples = [
-            [v * 1000 for r in record.runs if r.workload == workload and r.pool == pool for v in r.latency_samples]
+            [
+                v * 1000
+                for r in record.runs
+                if r.workload == workload and r.pool == cell.pool and r.celery == cell.celery
+                for v in r.latency_samples
+            ]
             or [math.nan]
-            for pool in pools
+            for cell in cells
         ]
         axis.boxplot(samples, showfliers=False)
-        _label_panel(axis, range(1, len(pools) + 1), pools, workload, "latency, ms (enqueue → finish)")
+        names = [_label(c, record) for c in cells]
+        _label_panel(axis, range(1, len(cells) + 1), names, workload, "latency, ms (enqueue → finish)")
     return _save(figure, "Latency distribution per pool (box: p25–p75, whiskers: 1.5 IQR)", path)
+
+
+def _label(cell: Any, record: CompareRecord) -> str:
+    """The cell's pool, with its Celery mode when the record has both (``--celery both``)."""
+    return f"{cell.pool} ({cell.celery})" if cell.celery and len(record.celery_modes) > 1 else cell.pool
 
 
 def _number(value: float | None, missing: float = 0.0) -> float:
@@ -93,9 +104,14 @@ def _save(figure: Any, title: str, path: Path) -> Path:
 def sweep_chart(record: SweepRecord, path: Path) -> Path:
     """Measured throughput per sweep point, with the ideal line (and for --workers, the Redis limit)."""
     points = record.points
-    xs = [p.x for p in points]
     figure, axis = plt.subplots(figsize=(6.4, 4.4))
-    axis.plot(xs, [p.throughput for p in points], "o-", label="measured", color="#1f77b4")
+    modes = list(dict.fromkeys(p.celery for p in points))  # --celery both: one line per mode
+    for mode, line_colour in zip(modes, ("#1f77b4", "#ff7f0e"), strict=False):
+        own = [p for p in points if p.celery == mode]
+        label = f"measured ({mode})" if len(modes) > 1 else "measured"
+        axis.plot([p.x for p in own], [p.throughput for p in own], "o-", label=label, color=line_colour)
+    points = [p for p in points if p.celery == modes[0]]  # the ideal and the ticks: one mode's points
+    xs = [p.x for p in points]
     axis.plot(xs, [_number(p.ideal, math.nan) for p in points], "--", label=record.ideal_label, color="#7f7f7f")
     redis_limit = record.redis_limit_tps
     if redis_limit:
@@ -107,10 +123,10 @@ def sweep_chart(record: SweepRecord, path: Path) -> Path:
     axis.set_xticks(xs, [str(x) for x in xs])
     axis.set_xlabel(record.x_label)
     axis.set_ylabel("tasks/s")
-    measured_top = max([p.throughput for p in points] + [1.0])
+    measured_top = max([p.throughput for p in record.points] + [1.0])
     if redis_limit:  # tasks/s and the Redis ceiling are orders of magnitude apart: log scale shows both
         axis.set_yscale("log")
-        axis.set_ylim(max(1.0, min(p.throughput for p in points) / 2), redis_limit * 2)
+        axis.set_ylim(max(1.0, min(p.throughput for p in record.points) / 2), redis_limit * 2)
     else:
         axis.set_ylim(0, max(measured_top * 1.3, (ceiling or 0) * 1.1))
     axis.set_title(record.title, fontsize=10)
