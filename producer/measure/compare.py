@@ -198,7 +198,7 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan, console: 
         for (pool, mode), found in workers.items():
             say(f"{pool:<14} {mode:<5} {found.concurrency:>3} slots: {found.origin}")
         lab_pids = [pid for found in workers.values() for pid in found.pids]
-        ceilings = compare_setup.probe_ceilings(app, settings, workers, plan.workloads, plan.timeout_s, say)
+        probes = compare_setup.probe_ceilings(app, settings, workers, plan.workloads, plan.timeout_s, say)
         order = list(workers)
         for workload in plan.workloads:
             args = plan.args_for(workload, settings)
@@ -214,7 +214,7 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan, console: 
                 for name, slots in baselines.items():
                     runs.append(_baseline_run(name, slots, settings, plan, args, repeat, lab_pids))
                     _say_run(say, runs[-1])
-        pools_info = compare_setup.pools_info(workers, ceilings, chosen, baselines, concurrency_rule)
+        pools_info = compare_setup.pools_info(workers, probes, chosen, baselines, concurrency_rule)
     cells, verdicts = analyse(
         runs,
         pools_info,

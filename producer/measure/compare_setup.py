@@ -2,7 +2,8 @@
 
 Per mode, :func:`producer.processes.measured_workers.pool_workers` reuses running workers of that mode or
 starts some on ``<pool>.<mode>``. Each pool × mode then gets one no-op probe (producer/measure/ceiling.py)
-on those very workers, unless every workload of the plan is a no-op (a no-op cell is its own ceiling).
+on those very workers, in batches interleaved over the pools, unless every workload of the plan is a
+no-op (a no-op cell is its own ceiling).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from celery import Celery
 
 from config import catalogue
 from config.settings import CeleryMode, LabSettings
-from producer.measure.ceiling import PROBE_TASKS, probe_queue
+from producer.measure.ceiling import PROBE_ROUNDS, probe_round, warm_up
 from producer.measure.modes import pool_key
 from producer.processes.fleet import PoolWorkers
 from producer.processes.measured_workers import pool_workers
@@ -38,21 +39,32 @@ def probe_ceilings(
     workloads: list[str],
     timeout_s: float,
     say: Any,
-) -> dict[Key, float | None]:
-    """Each pool × mode's no-op throughput (None for all when every workload is a no-op: its own ceiling)."""
+) -> dict[Key, list[float]]:
+    """Each pool × mode's no-op probe batches, interleaved over the pools (none when every workload is a no-op:
+    a no-op cell is its own ceiling). The ceiling is the best batch (:func:`ceiling_of`)."""
+    probes: dict[Key, list[float]] = {key: [] for key in workers}
     if all(not catalogue.workload(w).has_ideal for w in workloads):
-        return dict.fromkeys(workers)
-    ceilings: dict[Key, float | None] = {}
-    for (pool, mode), found in workers.items():
-        ceilings[(pool, mode)] = probe_queue(app, settings, found.queue, found.concurrency, timeout_s)
-        shown = f"{ceilings[(pool, mode)]:,.1f}/s" if ceilings[(pool, mode)] else "nothing completed"
-        say(f"  consumer ceiling {pool:<14} {mode:<5} {shown} ({PROBE_TASKS} no-op tasks on these workers)")
-    return ceilings
+        return probes
+    for found in workers.values():
+        warm_up(app, settings, found.queue, found.concurrency, timeout_s)
+    for _ in range(PROBE_ROUNDS):
+        for key, found in workers.items():
+            rate = probe_round(app, settings, found.queue, timeout_s)
+            probes[key] += [rate] if rate else []
+    for (pool, mode), rates in probes.items():
+        shown = ", ".join(f"{rate:,.1f}" for rate in rates) or "nothing completed"
+        say(f"  consumer ceiling {pool:<14} {mode:<5} {max(rates, default=0):,.1f}/s (best of {shown}: no-op tasks)")
+    return probes
+
+
+def ceiling_of(rates: list[float]) -> float | None:
+    """The consumer ceiling from the probe batches: the best one (others only ever take throughput away)."""
+    return max(rates, default=None)
 
 
 def pools_info(
     workers: dict[Key, PoolWorkers],
-    ceilings: dict[Key, float | None],
+    probes: dict[Key, list[float]],
     modes: list[CeleryMode],
     baselines: dict[str, int],
     rule: Any,
@@ -67,7 +79,8 @@ def pools_info(
             "celery": mode,
             "queue": found.queue,
             "origin": found.origin,
-            "consumer_ceiling_tps": ceilings.get((pool, mode)),
+            "consumer_ceiling_tps": ceiling_of(probes.get((pool, mode), [])),
+            "consumer_probes_tps": probes.get((pool, mode), []),
         }
         for (pool, mode), found in workers.items()
     }

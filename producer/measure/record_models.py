@@ -150,8 +150,10 @@ class PoolInfo(RecordPart):
     queue: str | None = None
     #: What was reused or started, and why.
     origin: str | None = None
-    #: The no-op throughput of these workers, measured before the batches (producer/measure/ceiling.py).
+    #: The no-op throughput of these workers, measured before the batches: the best probe batch
+    #: (producer/measure/ceiling.py), and every probe batch's figure.
     consumer_ceiling_tps: float | None = None
+    consumer_probes_tps: list[float] = Field(default_factory=list)
 
 
 class Bottleneck(RecordPart):
