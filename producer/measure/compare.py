@@ -1,7 +1,8 @@
 """`producer compare`: the same batch on each pool's queue, interleaved, repeated, with in-process baselines.
 
 Celery cells are pool × mode (``--celery stock|lab|both``; producer/measure/compare_setup.py finds or
-starts the workers of each mode and measures their no-op consumer ceiling first). Per workload: one
+starts the workers of each mode). After each measured batch of a workload that does work, a no-op probe
+batch on the same workers measures their consumer ceiling (the best batch counts). Per workload: one
 unrecorded warm-up batch per cell, then ``repeat`` rounds; each round runs every cell once (the order
 rotates between rounds so no cell always goes first) and the in-process baselines, purging the cell's
 queue before each batch. Every batch is cross-checked: the results counted in the backend by an
@@ -198,7 +199,7 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan, console: 
         for (pool, mode), found in workers.items():
             say(f"{pool:<14} {mode:<5} {found.concurrency:>3} slots: {found.origin}")
         lab_pids = [pid for found in workers.values() for pid in found.pids]
-        probes = compare_setup.probe_ceilings(app, settings, workers, plan.workloads, plan.timeout_s, say)
+        probes: dict[compare_setup.Key, list[float]] = {key: [] for key in workers}
         order = list(workers)
         for workload in plan.workloads:
             args = plan.args_for(workload, settings)
@@ -210,7 +211,9 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan, console: 
                 turn = repeat % len(order) if order else 0
                 for key in order[turn:] + order[:turn]:
                     runs.append(_celery_run(app, settings, plan, workers[key], args, repeat, lab_pids))
-                    _say_run(say, runs[-1])
+                    probe = compare_setup.probe_after(app, settings, workers[key], workload, plan.timeout_s)
+                    probes[key] += [probe] if probe else []
+                    _say_run(say, runs[-1], probe)
                 for name, slots in baselines.items():
                     runs.append(_baseline_run(name, slots, settings, plan, args, repeat, lab_pids))
                     _say_run(say, runs[-1])
@@ -265,11 +268,11 @@ def _interpreters(settings: LabSettings, pools: list[str]) -> dict[str, Any] | N
     return found or None
 
 
-def _say_run(say: Any, run: dict[str, Any]) -> None:
+def _say_run(say: Any, run: dict[str, Any], probe: float | None = None) -> None:
     flag = "" if run["check"]["agree"] else f"  [red]CHECK: {run['check']['note']}[/]"
     lost = f", {run['failed']} failed, {run['lost']} lost" if run["failed"] or run["lost"] else ""
     mode = run.get("celery") or "–"
     say(
         f"  {run['workload']:<9} {run['pool']:<17} {mode:<5} #{run['repeat'] + 1}  "
-        f"{run['throughput']:>9,.1f} tasks/s{lost}{flag}"
+        f"{run['throughput']:>9,.1f} tasks/s{lost}{flag}" + (f"  (no-op probe {probe:,.1f}/s)" if probe else "")
     )

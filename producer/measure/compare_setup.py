@@ -1,9 +1,9 @@
 """Compare's workers per pool × Celery mode, their measured consumer ceilings, and the record's ``pools``.
 
 Per mode, :func:`producer.processes.measured_workers.pool_workers` reuses running workers of that mode or
-starts some on ``<pool>.<mode>``. Each pool × mode then gets one no-op probe (producer/measure/ceiling.py)
-on those very workers, in batches interleaved over the pools, unless every workload of the plan is a
-no-op (a no-op cell is its own ceiling).
+starts some on ``<pool>.<mode>``. After each measured batch of a workload that does work, a no-op probe
+batch on those very workers (producer/measure/ceiling.py); the pool × mode's ceiling is the best batch
+(a no-op cell is its own ceiling).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from celery import Celery
 
 from config import catalogue
 from config.settings import CeleryMode, LabSettings
-from producer.measure.ceiling import PROBE_ROUNDS, probe_round, warm_up
+from producer.measure.ceiling import probe_round
 from producer.measure.modes import pool_key
 from producer.processes.fleet import PoolWorkers
 from producer.processes.measured_workers import pool_workers
@@ -32,33 +32,18 @@ def enter_workers(
     return {(pool, mode): per_mode[mode][pool] for pool in pools for mode in modes}
 
 
-def probe_ceilings(
-    app: Celery,
-    settings: LabSettings,
-    workers: dict[Key, PoolWorkers],
-    workloads: list[str],
-    timeout_s: float,
-    say: Any,
-) -> dict[Key, list[float]]:
-    """Each pool × mode's no-op probe batches, interleaved over the pools (none when every workload is a no-op:
-    a no-op cell is its own ceiling). The ceiling is the best batch (:func:`ceiling_of`)."""
-    probes: dict[Key, list[float]] = {key: [] for key in workers}
-    if all(not catalogue.workload(w).has_ideal for w in workloads):
-        return probes
-    for found in workers.values():
-        warm_up(app, settings, found.queue, found.concurrency, timeout_s)
-    for _ in range(PROBE_ROUNDS):
-        for key, found in workers.items():
-            rate = probe_round(app, settings, found.queue, timeout_s)
-            probes[key] += [rate] if rate else []
-    for (pool, mode), rates in probes.items():
-        shown = ", ".join(f"{rate:,.1f}" for rate in rates) or "nothing completed"
-        say(f"  consumer ceiling {pool:<14} {mode:<5} {max(rates, default=0):,.1f}/s (best of {shown}: no-op tasks)")
-    return probes
+def probe_after(
+    app: Celery, settings: LabSettings, workers: PoolWorkers, workload: str, timeout_s: float
+) -> float | None:
+    """A no-op probe batch on the workers that just ran a batch of ``workload`` (None after a no-op batch:
+    a no-op cell is its own ceiling)."""
+    if not catalogue.workload(workload).has_ideal:
+        return None
+    return probe_round(app, settings, workers.queue, timeout_s)
 
 
 def ceiling_of(rates: list[float]) -> float | None:
-    """The consumer ceiling from the probe batches: the best one (others only ever take throughput away)."""
+    """The consumer ceiling from the probe batches: the best one (other processes only ever take throughput away)."""
     return max(rates, default=None)
 
 
