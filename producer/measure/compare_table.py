@@ -21,7 +21,7 @@ HEADERS = (
     "CPU/run ms",
     "× solo",
     "vs ideal",
-    "PSS MiB peak/slot",
+    "PSS MiB peak / slot",
     "bottleneck",
     "fail/ lost",
     "check",
@@ -45,7 +45,9 @@ def _times(value: float | None, factor: float) -> float | None:
 
 
 def _rate(value: float | None) -> str:
-    """A range end: whole tasks/s from 100 up, one decimal below."""
+    """A range end: thousands from 10,000 up (``12k``), whole tasks/s from 100, one decimal below."""
+    if value is not None and value >= 10_000:
+        return f"{value / 1000:,.0f}k"
     return _num(value, ",.0f" if value is not None and value >= 100 else ",.1f")
 
 

@@ -20,7 +20,7 @@ HEADERS = (
     "worker CPU/task",
     "cores lab / Redis",
     "machine CPU",
-    "PSS MiB peak/slot",
+    "PSS MiB peak / slot",
     "no-op ceiling",
     "saturated",
     "failed/lost",

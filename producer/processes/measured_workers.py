@@ -57,21 +57,18 @@ def pool_workers(
 ) -> Iterator[dict[str, PoolWorkers]]:
     """Each pool's workers of ``mode`` (default: this process's ``LAB_CELERY_MODE``), stopped on exit if started here.
 
-    Running consumers of the pool's queue (or of ``<pool>.<mode>``) are reused only when every one of them
-    runs ``mode`` (read from their configuration); otherwise workers of ``mode`` are started on
-    ``<pool>.<mode>``, so a batch never reaches a worker of the other mode.
+    Running consumers of the pool's queue are reused only when every one of them runs ``mode`` (read
+    from their configuration); otherwise workers of ``mode`` are started on ``<pool>.<mode>``, so a
+    batch never reaches a worker of the other mode.
     """
     mode = mode or settings.celery_mode
     found: dict[str, PoolWorkers] = {}
     try:
-        own = {pool: mode_queue(pool, mode) for pool in pools}
-        running = consumers(app, [*(catalogue.pool(p).queue for p in pools), *own.values()])
-        for pool in pools:
-            reused = _reusable(pool, mode, catalogue.pool(pool).queue, running[catalogue.pool(pool).queue])
-            found[pool] = (
-                reused
-                or _reusable(pool, mode, own[pool], running[own[pool]])
-                or _start(app, settings, pool, mode, own[pool], _why_started(pool, mode, running))
+        queues = {pool: catalogue.pool(pool).queue for pool in pools}
+        running = consumers(app, list(queues.values()))
+        for pool, queue in queues.items():
+            found[pool] = _reusable(pool, mode, queue, running[queue]) or _start(
+                app, settings, pool, mode, mode_queue(pool, mode), _why_started(pool, mode, running)
             )
         yield found
     finally:
