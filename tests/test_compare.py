@@ -45,6 +45,9 @@ def test_compare_fills_every_cell_and_writes_a_record(both_workers: dict[str, st
     for cell in cells.values():
         assert (cell["completed"], cell["failed"], cell["lost"]) == (4, 0, 0), cell
         assert cell["throughput_median"] > 0 and cell["bottleneck"]["name"]
+        if cell["kind"] == "celery":  # every Celery pool: its workers' memory and their measured ceiling
+            assert cell["memory"]["peak_pss_mb"] > 0 and cell["memory"]["per_slot_uss_mb"] > 0, cell
+            assert cell["consumer_ceiling_tps"] > 0 and cell["celery"] == "lab"
     for run in record["runs"]:
         if run["pool"] in ("prefork", "threads", "solo", "gevent"):
             assert run["reported_pools"] == [run["pool"]]  # the worker that ran them is the pool named
