@@ -19,9 +19,10 @@ from rich.console import Console
 from config import catalogue
 from config.settings import LabSettings
 from producer.batch.run import redis_clients, run_batch
-from producer.measure import cpu_share, inprocess
+from producer.measure import cpu_share, inprocess, probe
 from producer.measure.analysis import analyse
 from producer.measure.cross_check import cross_check
+from producer.measure.figure_models import Classification, UserTaskInfo
 from producer.measure.record_models import CompareRecord
 from producer.measure.records import environment, latency_samples, timing_summary
 from producer.processes import fleet, interpreters
@@ -42,9 +43,16 @@ class ComparePlan:
     sizes: dict[str, int] = field(default_factory=dict)
     baselines: bool = True
     timeout_s: float = 600.0
+    #: A user's task (``--task``): its workload is named by its function.
+    task: UserTaskInfo | None = None
+    #: Classify each workload first (``producer/measure/probe.py``).
+    probe: bool = True
 
     def args_for(self, workload: str, settings: LabSettings) -> WorkloadArgs:
-        """The workload's arguments (its size from ``--sizes`` or the default)."""
+        """The workload's arguments (its size from ``--sizes`` or the default; a user task's call)."""
+        if self.task is not None and workload == self.task.function:
+            call = self.task
+            return WorkloadArgs(workload, 0, "", call.function, tuple(call.call_args), dict(call.call_kwargs))
         url = settings.effective_target_url if catalogue.workload(workload).takes_url else ""
         return WorkloadArgs(workload, self.sizes.get(workload, default_size(workload)), url)
 
@@ -145,8 +153,8 @@ def _baseline_run(
         repeat,
         run.records,
         submitted=plan.count,
-        failed=0,
-        lost=plan.count - len(run.records),
+        failed=len(run.failures),
+        lost=plan.count - len(run.records) - len(run.failures),
         throughput=run.throughput,
         wall_s=run.wall_s,
         processes=len({r["pid"] for r in run.records}),
@@ -164,6 +172,7 @@ def baseline_workers(name: str, settings: LabSettings) -> int:
 def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan, console: Console | None = None) -> CompareRecord:
     """Run the plan and return its record: environment, pools, every run, cells and verdicts."""
     runs: list[dict[str, Any]] = []
+    classifications: dict[str, Classification] = {}
     say = console.print if console else (lambda *_: None)
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     busy = load_before > BUSY_LOAD_PER_CORE * (os.cpu_count() or 1)
@@ -183,6 +192,9 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan, console: 
         lab_pids = [pid for found in workers.values() for pid in found.pids]
         for workload in plan.workloads:
             args = plan.args_for(workload, settings)
+            if plan.probe:
+                classifications[workload] = probe.classify(app, settings, args, timeout_s=plan.timeout_s)
+                say(probe.summary_line(workload, classifications[workload]))
             for pool in plan.pools:
                 fleet.purge_queue(app, pool)
                 run_batch(
@@ -244,6 +256,7 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan, console: 
             "runs": runs,
             "cells": cells,
             "verdicts": verdicts,
+            "classifications": classifications,
         }
     )
 

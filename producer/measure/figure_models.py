@@ -44,6 +44,10 @@ class Classification(RecordPart):
     threads_speedup: float | None
     tasks: int
     figures: str
+    #: Solo CPU ÷ the time the task could run (its waits for a core taken out; None where the system does not say).
+    solo_cpu_share: float | None = None
+    #: Threads computing at once on the threads worker, waits for a core taken out (≈1 GIL held … ≈cores released).
+    threads_parallel: float | None = None
 
 
 class ModeRatio(RecordPart):

@@ -11,22 +11,37 @@ import os
 import threading
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from config import catalogue
 from config.settings import get_settings
+from worker import user_call
 from worker.task_args import WorkloadArgs
 
 
-def run_one(workload: str, size: int, url: str) -> dict[str, Any]:
-    """Run one workload call and return the same timing fields a Celery task result carries."""
-    entry = catalogue.workload(workload)
+def run_one(
+    workload: str, size: int, url: str, call: tuple[str, list[Any], dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Run one workload call and return the same timing fields a Celery task result carries.
+
+    ``call``: a user task's ``(function, args, kwargs)``, loaded and checked as a worker does (``worker/user_call.py``).
+    """
     settings = get_settings()
-    started = time.time()
-    cpu_start = time.thread_time()
-    entry.call(size, url, settings)
-    thread_cpu = time.thread_time() - cpu_start
+    if call is not None:
+        function, args, kwargs = call
+        target = user_call.resolve(function, settings)
+        started = time.time()
+        cpu_start = time.thread_time()
+        output = target(*args, **kwargs)
+        thread_cpu = time.thread_time() - cpu_start
+        user_call.check_result(function, output, settings)
+    else:
+        entry = catalogue.workload(workload)
+        started = time.time()
+        cpu_start = time.thread_time()
+        entry.call(size, url, settings)
+        thread_cpu = time.thread_time() - cpu_start
     return {
         "started": started,
         "finished": time.time(),
@@ -44,6 +59,8 @@ class InProcessRun:
     workers: int
     records: list[dict[str, Any]]
     wall_s: float
+    #: Calls that raised, by index: the exception's type and message (one line each).
+    failures: dict[int, str] = field(default_factory=dict)
 
     @property
     def throughput(self) -> float:
@@ -64,8 +81,15 @@ def run_baseline(name: str, workers: int, args: WorkloadArgs, count: int) -> InP
         warmups = [executor.submit(run_one, "noop", 0, "") for _ in range(workers)]
         for future in warmups:
             future.result()
+        call = (args.function, list(args.call_args), dict(args.call_kwargs)) if args.function else None
         submitted = time.time()
-        futures = [executor.submit(run_one, args.workload, args.size, args.url) for _ in range(count)]
-        records = [{**future.result(), "enqueued": submitted} for future in futures]
+        futures = [executor.submit(run_one, args.workload, args.size, args.url, call) for _ in range(count)]
+        records: list[dict[str, Any]] = []
+        failures: dict[int, str] = {}
+        for index, future in enumerate(futures):
+            try:
+                records.append({**future.result(), "enqueued": submitted})
+            except Exception as error:  # counted as a failure, as a worker's task failure is
+                failures[index] = f"{type(error).__name__}: {error}"
     wall = max(r["finished"] for r in records) - submitted if records else 0.0
-    return InProcessRun(name, workers, records, wall)
+    return InProcessRun(name, workers, records, wall, failures)

@@ -27,9 +27,11 @@ from producer.batch.collect import collect_results
 from producer.batch.run import redis_clients
 from producer.batch.submit import submit_batch
 from producer.errors import LabError
+from producer.measure import probe
 from producer.measure.analysis import is_io
 from producer.measure.record_models import SweepRecord
 from producer.measure.records import environment, timing_summary
+from producer.measure.user_tasks import task_info
 from producer.processes import fleet
 from worker.task_args import WorkloadArgs
 
@@ -54,6 +56,8 @@ class SweepPlan:
     concurrencies: list[int]
     workers: list[int]
     timeout_s: float = 600.0
+    #: Classify the workload first (``producer/measure/probe.py``).
+    probe: bool = True
 
     @property
     def mode(self) -> str:
@@ -174,6 +178,7 @@ def run_sweep(
     cores = psutil.cpu_count() or 1
     broker, _ = redis_clients(settings)
     points = []
+    classification = probe.classify(app, settings, plan.args, timeout_s=plan.timeout_s) if plan.probe else None
     needs_target = catalogue.workload(plan.workload).takes_url
     with fleet.latency_target(settings) if needs_target else nullcontext():
         for concurrency in plan.concurrencies:
@@ -191,6 +196,8 @@ def run_sweep(
         if is_io(plan.workload)
         else (sorted(cpu_p50)[len(cpu_p50) // 2] if cpu_p50 else math.nan)
     )
+    if plan.args.function and is_io(plan.workload) and classification is not None:
+        task_s = classification.task_s  # a user task that waits: its measured wait, not a size in ms
     notes = []
     if plan.mode == "workers":
         base = points[0]
@@ -229,6 +236,8 @@ def run_sweep(
             "redis_limit_tps": redis_limit,
             "consumer_ceiling_tps": settings.consumer_ceiling_tps,
             "notes": notes,
+            "task": task_info(plan.args),
+            "classification": classification,
         }
     )
 
