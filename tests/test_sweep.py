@@ -38,6 +38,7 @@ def test_concurrency_sweep_runs_two_points(tmp_path: Path) -> None:
         assert (point["completed"], point["failed"], point["lost"]) == (6, 0, 0)
         assert point["throughput"] > 0 and point["ideal"] > 0
     assert "io_sleep on threads" in result.stdout
+    assert record["classification"]["label"] == "waits" and record["task"] is None
 
 
 def test_workers_sweep_runs_two_points_and_probes_redis(tmp_path: Path) -> None:
