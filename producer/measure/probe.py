@@ -83,7 +83,9 @@ def _at_once(batches: list[ProbeBatch]) -> float | None:
     """Threads computing at once over the batches, waits for a core taken out (None: the system does not say)."""
     if not batches or any(b.used is None for b in batches):
         return None
-    return runnable.computing_at_once([(b.used, b.span_s) for b in batches if b.used is not None])
+    ran = {r.get("native_thread_id") for b in batches for r in b.records}
+    only = None if None in ran else {int(tid) for tid in ran if tid is not None}  # the threads that ran tasks
+    return runnable.computing_at_once([(b.used, b.span_s) for b in batches if b.used is not None], only)
 
 
 @contextlib.contextmanager

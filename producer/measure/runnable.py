@@ -51,19 +51,22 @@ def delta(before: dict[int, ThreadTimes] | None, after: dict[int, ThreadTimes] |
     }
 
 
-def computing_at_once(spans: list[tuple[dict[int, ThreadTimes], float]]) -> float:
+def computing_at_once(spans: list[tuple[dict[int, ThreadTimes], float]], only: set[int] | None = None) -> float:
     """Threads computing at once over measured spans: Σ per thread of CPU ÷ (span − its waits for a core).
 
     Each thread's share of the time it *could* run (its run-queue waits taken out): ≈1 for a thread that
     computes whenever it can, ≈1/n for one of n threads taking turns on a lock (the GIL), ≈0 for one that
     is blocked (sleeping, waiting for I/O, idle). Summed, ≈1 when only one computes at a time and ≈n when n
-    compute together, whatever load other processes put on the machine.
+    compute together, whatever load other processes put on the machine. ``only``: these threads (the
+    ones that ran the tasks), leaving out the process's own housekeeping.
     """
     total_s = sum(span for _, span in spans)
     cpu: dict[int, float] = {}
     runq: dict[int, float] = {}
     for used, _ in spans:
         for tid, times in used.items():
+            if only is not None and tid not in only:
+                continue
             cpu[tid] = cpu.get(tid, 0.0) + times.cpu_s
             runq[tid] = runq.get(tid, 0.0) + times.runq_s
     could_run = {tid: total_s - runq[tid] for tid in cpu}
