@@ -163,3 +163,16 @@ def test_sweep_runs_a_user_task_and_records_it(settings: Any) -> None:
     assert record["task"]["function"] == spec and record["workload"] == spec
     assert record["classification"] is None
     assert [p["completed"] for p in record["points"]] == [6, 6]
+
+
+def test_the_examples_run_in_process_and_return_json(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from worker import user_call
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "examples"))
+    allowed = settings.model_copy(update={"task_modules": "usertasks"})
+    calls = {"usertasks.orders:revenue_report": {"year": 2023, "top": 2}, "usertasks.logs:triage": {"events": 300}}
+    for spec, kwargs in calls.items():
+        value = user_call.resolve(spec, allowed)(**kwargs)
+        user_call.check_result(spec, value, allowed)
+        assert value and isinstance(value, dict)
+    assert len(value["rules"]) > 3 and value["events"] == 300
