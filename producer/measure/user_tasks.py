@@ -56,11 +56,27 @@ def task_info(args: WorkloadArgs) -> UserTaskInfo | None:
     return UserTaskInfo(function=args.function, call_args=list(args.call_args), call_kwargs=dict(args.call_kwargs))
 
 
-def refuse_pools(args: WorkloadArgs, pools: list[str]) -> None:
-    """One line when a chosen pool cannot run the task (an ``async def`` function on a pool without an event loop)."""
+def usable_pools(args: WorkloadArgs, pools: list[str], *, chosen: bool, baselines: bool = False) -> list[str]:
+    """The pools that can run the task: default ones that cannot are left out; a chosen one is one line (exit 2).
+
+    An ``async def`` function runs only on a pool with an event loop, a synchronous one only elsewhere
+    (the catalogue's ``Pool.refuses``); the in-process baselines run synchronous functions only.
+    """
     entry = catalogue.workload(args.workload)
+    usable, reasons = [], []
     for name in pools:
         pool = catalogue.find_pool(name)
         reason = pool.refuses(entry) if pool is not None else None
-        if reason:
+        if reason and chosen:
             raise BadInput(f"--task: {reason}")
+        if reason:
+            reasons.append(reason)
+        else:
+            usable.append(name)
+    if not usable:
+        raise BadInput(f"--task: {reasons[0] if reasons else 'no pool to run it on'}")
+    for name in catalogue.BASELINES if baselines else ():
+        reason = catalogue.BASELINES[name].refuses(entry)
+        if reason:
+            raise BadInput(f"--task: {reason} (add --no-baselines)")
+    return usable
