@@ -48,6 +48,8 @@ class Classification(RecordPart):
     solo_cpu_share: float | None = None
     #: Threads computing at once on the threads worker, waits for a core taken out (≈1 GIL held … ≈cores released).
     threads_parallel: float | None = None
+    #: The task threads' CPU ÷ wall on the threads worker: cores used (GIL-bound threads cannot pass 1).
+    threads_cores_used: float | None = None
 
 
 class ModeRatio(RecordPart):

@@ -12,7 +12,8 @@ A short probe on workers of its own (private queues, so running workers are neve
 On a machine others keep busy both ratios sink (a task waits for a core as well as for its work), so
 where Linux tells each thread's run-queue wait (``producer/measure/runnable.py``) the label reads the
 same two figures with that wait taken out: solo CPU ÷ the time it could run, and how many of the
-threads computed at once. The figures give both. A user task's catalogue entry then takes the
+task threads computed at once (or, outright, whether they used more than one core, which threads
+taking turns on the GIL cannot). The figures give all of them. A user task's catalogue entry then takes the
 measured class, so bounds and ideals in the analysis follow the measurement, not a name.
 """
 
@@ -46,9 +47,14 @@ PROBE_TASKS = 4
 ROUNDS = 3
 #: Solo thread CPU ÷ wall at or above this: the task computes; below, it mostly waits.
 COMPUTES_AT = 0.3
-#: Threads ÷ solo (or threads computing at once) at or above 1 + this × (cores − 1): the GIL is released.
-#: Holding the GIL gives ≈ 1× (measured 0.9–1.05×); releasing it ≈ cores× on an idle machine.
+#: Threads ÷ solo throughput at or above 1 + this × (cores − 1): the GIL is released (where ``/proc`` says
+#: nothing). Holding the GIL gives ≈ 1× (measured 0.7–1.15×); releasing it ≈ cores× on an idle machine.
 RELEASES_SHARE = 0.35
+#: Threads computing at once, waits for a core taken out, at or above 1 + this × (cores − 1): released.
+#: Measured on 2 busy cores: GIL-bound 0.86–1.22, GIL-free 1.78–1.97.
+CORRECTED_SHARE = 0.5
+#: Task threads that used this many cores (CPU ÷ wall) cannot have taken turns on one GIL.
+MORE_THAN_ONE_CORE = 1.1
 
 HOLDS: TaskClass = "holds the GIL"
 RELEASES: TaskClass = "releases the GIL while computing"
@@ -79,13 +85,21 @@ def _cpu_per_wall(batches: list[ProbeBatch]) -> float:
     return statistics.median(min(r["thread_cpu"] / max(r["finished"] - r["started"], 1e-9), 1.0) for r in records)
 
 
-def _at_once(batches: list[ProbeBatch]) -> float | None:
-    """Threads computing at once over the batches, waits for a core taken out (None: the system does not say)."""
+def _threads(batches: list[ProbeBatch]) -> tuple[float, float] | None:
+    """(threads computing at once with waits for a core taken out, cores used) over the batches, counting the
+    threads that ran tasks; None where the system does not say."""
     if not batches or any(b.used is None for b in batches):
         return None
     ran = {r.get("native_thread_id") for b in batches for r in b.records}
-    only = None if None in ran else {int(tid) for tid in ran if tid is not None}  # the threads that ran tasks
-    return runnable.computing_at_once([(b.used, b.span_s) for b in batches if b.used is not None], only)
+    only = None if None in ran else {int(tid) for tid in ran if tid is not None}
+    spans = [(b.used, b.span_s) for b in batches if b.used is not None]
+    return runnable.computing_at_once(spans, only), runnable.cores_used(spans, only)
+
+
+def _solo_share(batches: list[ProbeBatch]) -> float | None:
+    """The solo task thread's CPU ÷ the time it could run (its waits for a core taken out)."""
+    found = _threads(batches)
+    return found[0] if found else None
 
 
 @contextlib.contextmanager
@@ -119,13 +133,24 @@ def _batch(
     return ProbeBatch(found.records, used)
 
 
-def label_for(computing: float, parallel: float | None, cores: int) -> TaskClass:
-    """The class two figures mean: the solo share of time computing, and threads' parallelism (≈1 … ≈cores)."""
+def label_for(
+    computing: float, parallel: float | None, cores: int, cores_used: float | None = None, *, corrected: bool = False
+) -> TaskClass:
+    """The class the figures mean: solo share of time computing; then the threads' parallelism (≈1 … ≈cores).
+
+    ``corrected``: ``parallel`` is threads computing at once with waits for a core taken out (Linux); a thread
+    waiting for the GIL also queues for a core on a busy machine, which lifts it for GIL-bound work (seen: up to
+    1.22 of 2), so it must clear a higher line — or the task threads used more than one core outright, which
+    threads taking turns on the GIL cannot. Otherwise ``parallel`` is throughput ÷ solo.
+    """
     if computing < COMPUTES_AT:
         return WAITS
-    if parallel is not None and cores > 1 and parallel >= 1 + RELEASES_SHARE * (cores - 1):
-        return RELEASES
-    return HOLDS
+    if cores < 2 or parallel is None:
+        return HOLDS
+    if corrected:
+        clearly = parallel >= 1 + CORRECTED_SHARE * (cores - 1)
+        return RELEASES if clearly or (cores_used or 0.0) >= MORE_THAN_ONE_CORE else HOLDS
+    return RELEASES if parallel >= 1 + RELEASES_SHARE * (cores - 1) else HOLDS
 
 
 def classify(
@@ -142,7 +167,7 @@ def classify(
         solo_worker = stack.enter_context(_probe_worker(app, settings, catalogue.REFERENCE_POOL, 1))
         _batch(app, settings, args, solo_worker, 1, timeout_s)  # warm-up: imports, first calls
         solo.append(_batch(app, settings, args, solo_worker, tasks, timeout_s))
-        solo_share = _at_once(solo)
+        solo_share = _solo_share(solo)
         if (_cpu_per_wall(solo) if solo_share is None else solo_share) >= COMPUTES_AT and cores > 1:
             threads_worker = stack.enter_context(_probe_worker(app, settings, "threads", cores))
             _batch(app, settings, args, threads_worker, cores, timeout_s)  # warm-up, one task per thread
@@ -151,12 +176,16 @@ def classify(
                 if round_:
                     solo.append(_batch(app, settings, args, solo_worker, tasks, timeout_s))
                 threads.append(_batch(app, settings, args, threads_worker, waves * cores, timeout_s))
-    cpu_per_wall, solo_share = _cpu_per_wall(solo), _at_once(solo)
+    cpu_per_wall, solo_share = _cpu_per_wall(solo), _solo_share(solo)
     pairs = [t.throughput / s.throughput for s, t in zip(solo, threads, strict=False)]
     speedup = statistics.median(pairs) if pairs else None
-    parallel = _at_once(threads)
+    parallel, used = _threads(threads) or (None, None)
     label = label_for(
-        cpu_per_wall if solo_share is None else solo_share, speedup if parallel is None else parallel, cores
+        cpu_per_wall if solo_share is None else solo_share,
+        speedup if parallel is None else parallel,
+        cores,
+        used,
+        corrected=parallel is not None,
     )
     _adopt(args, label)
     return Classification(
@@ -165,9 +194,10 @@ def classify(
         task_s=statistics.median(r["finished"] - r["started"] for b in solo for r in b.records),
         threads_speedup=round(speedup, 3) if speedup is not None else None,
         tasks=sum(len(b.records) for b in solo),
-        figures=_figures(solo, threads, cpu_per_wall, solo_share, speedup, parallel, cores),
+        figures=_figures(solo, threads, cpu_per_wall, solo_share, speedup, (parallel, used), cores),
         solo_cpu_share=round(solo_share, 4) if solo_share is not None else None,
         threads_parallel=round(parallel, 3) if parallel is not None else None,
+        threads_cores_used=round(used, 3) if used is not None else None,
     )
 
 
@@ -177,9 +207,10 @@ def _figures(
     cpu_per_wall: float,
     solo_share: float | None,
     speedup: float | None,
-    parallel: float | None,
+    measured: tuple[float | None, float | None],
     cores: int,
 ) -> str:
+    parallel, used = measured
     records = [r for b in solo for r in b.records]
     cpu_ms = statistics.median(r["thread_cpu"] for r in records) * 1000
     wall_ms = statistics.median(r["finished"] - r["started"] for r in records) * 1000
@@ -191,7 +222,9 @@ def _figures(
         text += f", {solo_share:.2f} of the time it could run (waits for a core taken out)"
     if threads and speedup is not None:
         text += f"; threads -c {cores}: " + (
-            f"{parallel:.2f} of {cores} threads computing at once, " if parallel is not None else ""
+            f"{parallel:.2f} of {cores} threads computing at once (waits for a core taken out), {used:.2f} cores used, "
+            if parallel is not None and used is not None
+            else ""
         )
         text += (
             f"throughput ÷ solo {speedup:.2f}× (median of {len(threads)} alternating batch pairs) — "

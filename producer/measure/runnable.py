@@ -71,3 +71,11 @@ def computing_at_once(spans: list[tuple[dict[int, ThreadTimes], float]], only: s
             runq[tid] = runq.get(tid, 0.0) + times.runq_s
     could_run = {tid: total_s - runq[tid] for tid in cpu}
     return sum(min(max(cpu[tid] / could_run[tid], 0.0), 1.0) for tid in cpu if could_run[tid] > 0)
+
+
+def cores_used(spans: list[tuple[dict[int, ThreadTimes], float]], only: set[int] | None = None) -> float:
+    """CPU seconds ÷ wall seconds over the spans: cores the threads used. Threads that take turns on one
+    lock (the GIL) cannot pass 1, whatever the load; only work outside the lock can."""
+    total_s = sum(span for _, span in spans)
+    cpu = sum(t.cpu_s for used, _ in spans for tid, t in used.items() if only is None or tid in only)
+    return cpu / total_s if total_s > 0 else 0.0
