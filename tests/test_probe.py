@@ -66,8 +66,9 @@ def test_the_label_reads_the_two_figures() -> None:
     assert label_for(0.95, 2.0, 16) == HOLDS
     assert label_for(0.95, None, 1) == HOLDS
     # waits for a core taken out (Linux): a higher line, or more than one core used outright
-    assert label_for(0.95, 1.22, 2, 0.82, corrected=True) == HOLDS
-    assert label_for(0.95, 1.4, 2, 1.3, corrected=True) == RELEASES
+    assert label_for(0.95, 1.16, 2, 0.82, corrected=True) == HOLDS
+    assert label_for(0.95, 1.3, 2, 1.3, corrected=True) == RELEASES
+    assert label_for(0.95, 1.3, 2, 1.3) == HOLDS
     assert label_for(0.95, 1.8, 2, 0.9, corrected=True) == RELEASES
 
 

@@ -47,12 +47,11 @@ PROBE_TASKS = 4
 ROUNDS = 3
 #: Solo thread CPU ÷ wall at or above this: the task computes; below, it mostly waits.
 COMPUTES_AT = 0.3
-#: Threads ÷ solo throughput at or above 1 + this × (cores − 1): the GIL is released (where ``/proc`` says
-#: nothing). Holding the GIL gives ≈ 1× (measured 0.7–1.15×); releasing it ≈ cores× on an idle machine.
+#: Threads computing at once (waits for a core taken out) — or, where ``/proc`` says nothing, threads ÷ solo
+#: throughput — at or above 1 + this × (cores − 1): the GIL is released. Measured on 2 busy cores, threads
+#: computing at once: GIL-bound 0.86–1.16, GIL-free 1.51–1.99 (throughput: ≈1× holding, ≈cores× releasing
+#: on an idle machine, anything on a busy one).
 RELEASES_SHARE = 0.35
-#: Threads computing at once, waits for a core taken out, at or above 1 + this × (cores − 1): released.
-#: Measured on 2 busy cores: GIL-bound 0.86–1.22, GIL-free 1.78–1.97.
-CORRECTED_SHARE = 0.5
 #: Task threads that used this many cores (CPU ÷ wall) cannot have taken turns on one GIL.
 MORE_THAN_ONE_CORE = 1.1
 
@@ -138,19 +137,18 @@ def label_for(
 ) -> TaskClass:
     """The class the figures mean: solo share of time computing; then the threads' parallelism (≈1 … ≈cores).
 
-    ``corrected``: ``parallel`` is threads computing at once with waits for a core taken out (Linux); a thread
-    waiting for the GIL also queues for a core on a busy machine, which lifts it for GIL-bound work (seen: up to
-    1.22 of 2), so it must clear a higher line — or the task threads used more than one core outright, which
-    threads taking turns on the GIL cannot. Otherwise ``parallel`` is throughput ÷ solo.
+    ``corrected``: ``parallel`` is threads computing at once with waits for a core taken out (Linux), and task
+    threads that used more than one core outright (``cores_used``) cannot have taken turns on one GIL. A
+    thread waiting for the GIL also queues for a core on a busy machine, which lifts ``parallel`` a little for
+    GIL-bound work (seen: up to 1.16 of 2). Otherwise ``parallel`` is throughput ÷ solo.
     """
     if computing < COMPUTES_AT:
         return WAITS
     if cores < 2 or parallel is None:
         return HOLDS
-    if corrected:
-        clearly = parallel >= 1 + CORRECTED_SHARE * (cores - 1)
-        return RELEASES if clearly or (cores_used or 0.0) >= MORE_THAN_ONE_CORE else HOLDS
-    return RELEASES if parallel >= 1 + RELEASES_SHARE * (cores - 1) else HOLDS
+    if parallel >= 1 + RELEASES_SHARE * (cores - 1):
+        return RELEASES
+    return RELEASES if corrected and (cores_used or 0.0) >= MORE_THAN_ONE_CORE else HOLDS
 
 
 def classify(
