@@ -101,6 +101,15 @@ def test_bad_results_and_calls_fail_only_their_own_task(celery_app: Any, setting
     assert all(len(reason) < 300 for reason in reasons.values())
 
 
+def test_the_asyncio_pool_runs_an_async_user_task_and_refuses_a_sync_one(celery_app: Any, settings: Any) -> None:
+    queue = f"user-async-{uuid.uuid4().hex[:6]}"
+    with running_worker(celery_app, "asyncio", 4, queue, env=child_env(LAB_TASK_MODULES=SAMPLE)):
+        calls = [{"function": f"{SAMPLE}:coroutine", "kwargs": {"ms": 7}}, {"function": f"{SAMPLE}:echo"}]
+        ids, found = run(celery_app, settings, queue, calls)
+    assert [(r["workload"], r["output"], r["pool"]) for r in found.records] == [(f"{SAMPLE}:coroutine", 7, "asyncio")]
+    assert "echo is synchronous: the asyncio pool runs only async def workloads" in found.failures[ids[1]]
+
+
 def one_line_error(done: Any) -> str:
     """The single stderr line of a refused command (no traceback)."""
     lines = done.stderr.strip().splitlines()
@@ -116,7 +125,12 @@ def one_line_error(done: Any) -> str:
         (["compare", "--task", f"{FORBIDDEN}:touch"], SAMPLE, "is not allowed by LAB_TASK_MODULES"),
         (["compare", "--task", f"{SAMPLE}:wait"], "", "empty: no user task may run"),
         (["compare", "--task", "nosuchpkg.tasks:run"], "nosuchpkg", "cannot import 'nosuchpkg.tasks'"),
-        (["compare", "--task", f"{SAMPLE}:coroutine"], SAMPLE, "is async def: it runs on a pool that runs coroutines"),
+        (
+            ["compare", "--task", f"{SAMPLE}:coroutine", "--pools", "threads"],
+            SAMPLE,
+            "is async def: it runs on a pool that runs coroutines, not on threads",
+        ),
+        (["sweep", "--task", f"{SAMPLE}:echo", "--pool", "asyncio"], SAMPLE, "the asyncio pool runs only async def"),
         (["compare", "--args", "[1]"], SAMPLE, "--args and --kwargs go with --task"),
         (["probe"], SAMPLE, "give --workload"),
     ],

@@ -126,7 +126,7 @@ def run_compare_command(
         probe=probe,
     )
     if user:
-        plan.pools = usable_pools(user, plan.pools, chosen=pools is not None, baselines=baselines)
+        plan.pools = usable_pools(user, plan.pools, chosen=pools is not None)
     if not math.isfinite(timeout) or timeout <= 0:
         raise BadInput(f"--timeout must be a positive number of seconds, got {timeout}")
     require_redis(settings.broker_url, settings.broker_connect_timeout_s)
@@ -192,7 +192,6 @@ def run_sweep_command(
     from producer.measure.probe import summary_line
     from producer.measure.records import write_record
     from producer.measure.sweep import SweepPlan, run_sweep
-    from producer.measure.user_tasks import usable_pools
     from producer.processes.redis_server import require_redis
     from worker.app import app as celery_app
 
@@ -200,8 +199,9 @@ def run_sweep_command(
     args = user or build_args(workload, size, None)
     workload = args.workload
     pool = parse_names(pool, catalogue.POOLS, "pool")[0]
-    if user:
-        usable_pools(user, [pool], chosen=True)
+    refused = catalogue.pool(pool).refuses(catalogue.workload(workload))
+    if refused:
+        raise BadInput(f"--task: {refused}" if user else refused)
     concurrencies = parse_ints(concurrency, "concurrency", high=1024)
     worker_counts = parse_ints(workers, "workers", high=64)
     if len(concurrencies) > 1 and len(worker_counts) > 1:

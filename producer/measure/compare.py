@@ -22,9 +22,10 @@ from producer.batch.run import redis_clients, run_batch
 from producer.measure import cpu_share, inprocess, probe
 from producer.measure.analysis import analyse
 from producer.measure.cross_check import cross_check
-from producer.measure.figure_models import Classification, UserTaskInfo
+from producer.measure.figure_models import UserTaskInfo
 from producer.measure.record_models import CompareRecord
 from producer.measure.records import environment, latency_samples, timing_summary
+from producer.measure.user_tasks import args_of
 from producer.processes import fleet, interpreters
 from worker.task_args import WorkloadArgs, default_size
 
@@ -43,16 +44,13 @@ class ComparePlan:
     sizes: dict[str, int] = field(default_factory=dict)
     baselines: bool = True
     timeout_s: float = 600.0
-    #: A user's task (``--task``): its workload is named by its function.
-    task: UserTaskInfo | None = None
-    #: Classify each workload first (``producer/measure/probe.py``).
-    probe: bool = True
+    task: UserTaskInfo | None = None  # a user's task (--task): its workload is named by its function
+    probe: bool = True  # classify each workload first (producer/measure/probe.py)
 
     def args_for(self, workload: str, settings: LabSettings) -> WorkloadArgs:
         """The workload's arguments (its size from ``--sizes`` or the default; a user task's call)."""
         if self.task is not None and workload == self.task.function:
-            call = self.task
-            return WorkloadArgs(workload, 0, "", call.function, tuple(call.call_args), dict(call.call_kwargs))
+            return args_of(self.task)
         url = settings.effective_target_url if catalogue.workload(workload).takes_url else ""
         return WorkloadArgs(workload, self.sizes.get(workload, default_size(workload)), url)
 
@@ -172,7 +170,6 @@ def baseline_workers(name: str, settings: LabSettings) -> int:
 def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan, console: Console | None = None) -> CompareRecord:
     """Run the plan and return its record: environment, pools, every run, cells and verdicts."""
     runs: list[dict[str, Any]] = []
-    classifications: dict[str, Classification] = {}
     say = console.print if console else (lambda *_: None)
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     busy = load_before > BUSY_LOAD_PER_CORE * (os.cpu_count() or 1)
@@ -181,10 +178,12 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan, console: 
             f"[yellow]note[/]: the machine is busy before the run (load {load_before:.1f} on {os.cpu_count()} "
             "cores): other processes compete for the cores, CPU-bound figures will be low and noisy"
         )
+    probed = [plan.args_for(w, settings) for w in plan.workloads] if plan.probe else []  # each workload's class
+    classifications = {a.workload: probe.classify_and_say(app, settings, a, say, plan.timeout_s) for a in probed}
     needs_target = any(catalogue.workload(w).takes_url for w in plan.workloads)
     with (
         fleet.latency_target(settings) if needs_target else nullcontext(),
-        fleet.pool_workers(app, settings, plan.pools) as workers,
+        fleet.pool_workers(app, settings, _pools_with_work(plan)) as workers,
     ):
         for pool, found in workers.items():
             origin = "started here" if found.started_here else "already running"
@@ -192,10 +191,8 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan, console: 
         lab_pids = [pid for found in workers.values() for pid in found.pids]
         for workload in plan.workloads:
             args = plan.args_for(workload, settings)
-            if plan.probe:
-                classifications[workload] = probe.classify(app, settings, args, timeout_s=plan.timeout_s)
-                say(probe.summary_line(workload, classifications[workload]))
-            for pool in plan.pools:
+            pools = runnable(plan.pools, workload, say)
+            for pool in pools:
                 fleet.purge_queue(app, pool)
                 run_batch(
                     app,
@@ -205,19 +202,17 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan, console: 
                     pool,
                     timeout_s=plan.timeout_s,
                 )
+            baselines = runnable(list(catalogue.BASELINES), workload, say) if plan.baselines else []
             for repeat in range(plan.repeat):
-                order = plan.pools[repeat % len(plan.pools) :] + plan.pools[: repeat % len(plan.pools)]
+                order = pools[repeat % len(pools) :] + pools[: repeat % len(pools)] if pools else []
                 for pool in order:
                     runs.append(_celery_run(app, settings, plan, workers[pool], args, repeat, lab_pids))
                     _say_run(say, runs[-1])
-                if plan.baselines:
-                    for name in catalogue.BASELINES:
-                        runs.append(
-                            _baseline_run(
-                                name, baseline_workers(name, settings), settings, plan, args, repeat, lab_pids
-                            )
-                        )
-                        _say_run(say, runs[-1])
+                for name in baselines:
+                    runs.append(
+                        _baseline_run(name, baseline_workers(name, settings), settings, plan, args, repeat, lab_pids)
+                    )
+                    _say_run(say, runs[-1])
         pools_info = {
             pool: {
                 "concurrency": w.concurrency,
@@ -259,6 +254,19 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan, console: 
             "classifications": classifications,
         }
     )
+
+
+def _pools_with_work(plan: ComparePlan) -> list[str]:
+    """The plan's pools that run at least one of its workloads (no worker is started for the others)."""
+    return [p for p in plan.pools if any(catalogue.refusal(p, w) is None for w in plan.workloads)]
+
+
+def runnable(pools: list[str], workload: str, say: Any) -> list[str]:
+    """The pools (or baselines) that run ``workload``; each one that refuses it is skipped, with the reason said."""
+    for pool in pools:
+        if reason := catalogue.refusal(pool, workload):
+            say(f"  {workload:<9} {pool:<17} skipped: {reason}")
+    return [pool for pool in pools if catalogue.refusal(pool, workload) is None]
 
 
 def concurrency_rule(pool: str) -> str:

@@ -1,4 +1,5 @@
-"""In-process baselines: the same workload functions under ThreadPoolExecutor and ProcessPoolExecutor.
+"""In-process baselines: the same workload functions under ThreadPoolExecutor and ProcessPoolExecutor,
+and ``async def`` workloads as ``asyncio.gather`` under a semaphore on one event loop (inproc-asyncio).
 
 This is the seed article's own experiment, with no queue at all, so the cost of Celery + Redis per
 task shows next to each pool. Timings are taken exactly as a worker takes them (wall, thread CPU).
@@ -6,6 +7,7 @@ task shows next to each pool. Timings are taken exactly as a worker takes them (
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import threading
@@ -17,7 +19,12 @@ from typing import Any
 from config import catalogue
 from config.settings import get_settings
 from worker import user_call
+from worker.async_workloads import close_sessions
+from worker.runtime import timed_run_async
 from worker.task_args import WorkloadArgs
+
+#: The fields of a timed result that a baseline keeps (no queue: no hostname, pool or workload echo).
+_TIMING_FIELDS = ("started", "finished", "thread_cpu", "pid", "thread_id")
 
 
 def run_one(
@@ -77,6 +84,8 @@ def _executor(name: str, workers: int) -> Executor:
 
 def run_baseline(name: str, workers: int, args: WorkloadArgs, count: int) -> InProcessRun:
     """Run ``count`` calls of ``args`` on a fresh executor, after a warm-up that starts every worker."""
+    if catalogue.any_pool(name).in_process == "asyncio":
+        return asyncio.run(_run_coroutines(name, workers, args, count))
     with _executor(name, workers) as executor:
         warmups = [executor.submit(run_one, "noop", 0, "") for _ in range(workers)]
         for future in warmups:
@@ -93,3 +102,31 @@ def run_baseline(name: str, workers: int, args: WorkloadArgs, count: int) -> InP
                 failures[index] = f"{type(error).__name__}: {error}"
     wall = max(r["finished"] for r in records) - submitted if records else 0.0
     return InProcessRun(name, workers, records, wall, failures)
+
+
+async def _run_coroutines(name: str, workers: int, args: WorkloadArgs, count: int) -> InProcessRun:
+    """``count`` awaits of an ``async def`` workload on this loop, at most ``workers`` in flight (the asyncio pool's
+    ``-c``), timed as the pool times them; the loop's session is closed at the end."""
+    entry = catalogue.workload(args.workload)
+    settings = get_settings()
+    slots = asyncio.Semaphore(workers)
+    if args.function:  # a user's async def: loaded and checked as a worker does
+        target = user_call.resolve(args.function, settings)
+        call = lambda: target(*args.call_args, **args.call_kwargs)  # noqa: E731
+    else:
+        call = lambda: entry.call(args.size, args.url, settings)  # noqa: E731
+
+    async def one() -> dict[str, Any]:
+        async with slots:
+            timed = await timed_run_async(call, workload=entry.name, hostname="", enqueued=None)
+        if args.function:
+            user_call.check_result(args.function, timed["output"], settings)
+        return {key: timed[key] for key in _TIMING_FIELDS}
+
+    submitted = time.time()
+    try:
+        records = [{**record, "enqueued": submitted} for record in await asyncio.gather(*(one() for _ in range(count)))]
+    finally:
+        await close_sessions()
+    wall = max(r["finished"] for r in records) - submitted if records else 0.0
+    return InProcessRun(name, workers, records, wall)

@@ -24,7 +24,7 @@ import math
 import os
 import statistics
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -154,19 +154,26 @@ def label_for(
 def classify(
     app: Celery, settings: LabSettings, args: WorkloadArgs, *, tasks: int = PROBE_TASKS, timeout_s: float = 600.0
 ) -> Classification:
-    """Probe ``args`` on a solo worker (and, if it computes, a threads worker with a thread per core); the label."""
+    """Probe ``args`` on a solo worker (and, if it computes, a threads worker with a thread per core); the label.
+
+    An ``async def`` task runs step 1 on the pool that runs coroutines, one at a time; there is no step 2
+    (one event loop runs one coroutine step at a time, so computing coroutines hold their loop).
+    """
     cores = os.cpu_count() or 1
     tasks = max(1, tasks)
+    entry = catalogue.workload(args.workload)
+    first = _first_pool(entry)
     solo: list[ProbeBatch] = []
     threads: list[ProbeBatch] = []
     with contextlib.ExitStack() as stack:
-        if catalogue.workload(args.workload).takes_url:
+        if entry.takes_url:
             stack.enter_context(fleet.latency_target(settings))
-        solo_worker = stack.enter_context(_probe_worker(app, settings, catalogue.REFERENCE_POOL, 1))
+        solo_worker = stack.enter_context(_probe_worker(app, settings, first, 1))
         _batch(app, settings, args, solo_worker, 1, timeout_s)  # warm-up: imports, first calls
         solo.append(_batch(app, settings, args, solo_worker, tasks, timeout_s))
         solo_share = _solo_share(solo)
-        if (_cpu_per_wall(solo) if solo_share is None else solo_share) >= COMPUTES_AT and cores > 1:
+        computes = (_cpu_per_wall(solo) if solo_share is None else solo_share) >= COMPUTES_AT
+        if computes and cores > 1 and not entry.coroutine:
             threads_worker = stack.enter_context(_probe_worker(app, settings, "threads", cores))
             _batch(app, settings, args, threads_worker, cores, timeout_s)  # warm-up, one task per thread
             waves = max(2, math.ceil(tasks / cores))
@@ -192,14 +199,25 @@ def classify(
         task_s=statistics.median(r["finished"] - r["started"] for b in solo for r in b.records),
         threads_speedup=round(speedup, 3) if speedup is not None else None,
         tasks=sum(len(b.records) for b in solo),
-        figures=_figures(solo, threads, cpu_per_wall, solo_share, speedup, (parallel, used), cores),
+        figures=_figures(first, solo, threads, cpu_per_wall, solo_share, speedup, (parallel, used), cores),
         solo_cpu_share=round(solo_share, 4) if solo_share is not None else None,
         threads_parallel=round(parallel, 3) if parallel is not None else None,
         threads_cores_used=round(used, 3) if used is not None else None,
     )
 
 
+def _first_pool(entry: catalogue.Workload) -> str:
+    """Solo, or for an ``async def`` task the (first) pool that runs coroutines."""
+    if not entry.coroutine:
+        return catalogue.REFERENCE_POOL
+    for pool in catalogue.POOLS.values():
+        if pool.runs_coroutines:
+            return pool.name
+    raise LabError(f"{entry.name} is async def and no pool in the catalogue runs coroutines")
+
+
 def _figures(
+    first: str,
     solo: list[ProbeBatch],
     threads: list[ProbeBatch],
     cpu_per_wall: float,
@@ -213,7 +231,7 @@ def _figures(
     cpu_ms = statistics.median(r["thread_cpu"] for r in records) * 1000
     wall_ms = statistics.median(r["finished"] - r["started"] for r in records) * 1000
     text = (
-        f"solo: thread CPU ÷ wall {cpu_per_wall:.2f} "
+        f"{first}: thread CPU ÷ wall {cpu_per_wall:.2f} "
         f"({cpu_ms:,.1f} ms CPU in {wall_ms:,.1f} ms per task, {len(records)} tasks)"
     )
     if solo_share is not None:
@@ -228,6 +246,8 @@ def _figures(
             f"throughput ÷ solo {speedup:.2f}× (median of {len(threads)} alternating batch pairs) — "
             f"≈1: one thread at a time, ≈{cores}: every core"
         )
+    elif first != catalogue.REFERENCE_POOL:
+        text += "; async def: one event loop runs one coroutine step at a time"
     elif cores == 1 and solo_share is not None and solo_share >= COMPUTES_AT:
         text += "; one core: whether it releases the GIL cannot show here"
     return text
@@ -240,6 +260,15 @@ def _adopt(args: WorkloadArgs, label: TaskClass) -> None:
     entry = catalogue.workload(args.workload)
     kind: catalogue.Kind = "wait" if label == WAITS else "cpu"
     catalogue.add_workload(replace(entry, kind=kind, releases_gil=label != HOLDS))
+
+
+def classify_and_say(
+    app: Celery, settings: LabSettings, args: WorkloadArgs, say: Callable[[str], Any], timeout_s: float
+) -> Classification:
+    """:func:`classify` with the default number of tasks, and its :func:`summary_line` said."""
+    found = classify(app, settings, args, timeout_s=timeout_s)
+    say(summary_line(args.workload, found))
+    return found
 
 
 def summary_line(workload: str, found: Classification) -> str:

@@ -49,6 +49,11 @@ def user_task(spec: str, args_json: str | None, kwargs_json: str | None, setting
     return WorkloadArgs(ref.spec, 0, "", ref.spec, tuple(call_args), call_kwargs)
 
 
+def args_of(task: UserTaskInfo) -> WorkloadArgs:
+    """A recorded user task's call, as a batch sends it (the task must be in the catalogue: :func:`user_task`)."""
+    return WorkloadArgs(task.function, 0, "", task.function, tuple(task.call_args), dict(task.call_kwargs))
+
+
 def task_info(args: WorkloadArgs) -> UserTaskInfo | None:
     """What a record says about a user's task (None for a catalogue workload)."""
     if not args.function:
@@ -56,11 +61,11 @@ def task_info(args: WorkloadArgs) -> UserTaskInfo | None:
     return UserTaskInfo(function=args.function, call_args=list(args.call_args), call_kwargs=dict(args.call_kwargs))
 
 
-def usable_pools(args: WorkloadArgs, pools: list[str], *, chosen: bool, baselines: bool = False) -> list[str]:
+def usable_pools(args: WorkloadArgs, pools: list[str], *, chosen: bool) -> list[str]:
     """The pools that can run the task: default ones that cannot are left out; a chosen one is one line (exit 2).
 
     An ``async def`` function runs only on a pool with an event loop, a synchronous one only elsewhere
-    (the catalogue's ``Pool.refuses``); the in-process baselines run synchronous functions only.
+    (the catalogue's ``Pool.refuses``; compare leaves out the in-process baselines that cannot run it).
     """
     entry = catalogue.workload(args.workload)
     usable, reasons = [], []
@@ -75,8 +80,4 @@ def usable_pools(args: WorkloadArgs, pools: list[str], *, chosen: bool, baseline
             usable.append(name)
     if not usable:
         raise BadInput(f"--task: {reasons[0] if reasons else 'no pool to run it on'}")
-    for name in catalogue.BASELINES if baselines else ():
-        reason = catalogue.BASELINES[name].refuses(entry)
-        if reason:
-            raise BadInput(f"--task: {reason} (add --no-baselines)")
     return usable
