@@ -53,9 +53,11 @@ def test_each_sample_task_is_labelled_by_measurement(
     assert entry.releases_gil == (expected != HOLDS)
 
 
-def test_a_built_in_workload_gets_the_same_probe(celery_app: Any, settings: Any) -> None:
-    found = classify(celery_app, settings, WorkloadArgs("io_sleep", 30), tasks=3)
+@pytest.mark.parametrize(("workload", "first"), [("io_sleep", "solo"), ("io_sleep_async", "asyncio")])
+def test_a_built_in_workload_gets_the_same_probe(celery_app: Any, settings: Any, workload: str, first: str) -> None:
+    found = classify(celery_app, settings, WorkloadArgs(workload, 30), tasks=3)
     assert found.label == WAITS and found.cpu_per_wall < 0.3 and found.tasks == 3
+    assert found.figures.startswith(f"{first}: thread CPU ÷ wall")  # async def: probed on the pool with a loop
 
 
 def test_the_label_reads_the_two_figures() -> None:
