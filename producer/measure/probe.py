@@ -55,6 +55,9 @@ RELEASES_SHARE = 0.35
 #: Task threads that used this many cores (CPU ÷ wall) cannot have taken turns on one GIL.
 MORE_THAN_ONE_CORE = 1.1
 
+#: Tasks shorter than this (ms) are mostly the queue's and the tracer's own work: their label says little.
+SHORT_TASK_MS = 1.0
+
 HOLDS: TaskClass = "holds the GIL"
 RELEASES: TaskClass = "releases the GIL while computing"
 WAITS: TaskClass = "waits"
@@ -236,6 +239,8 @@ def _figures(
     )
     if solo_share is not None:
         text += f", {solo_share:.2f} of the time it could run (waits for a core taken out)"
+    if wall_ms < SHORT_TASK_MS:
+        text += f"; under {SHORT_TASK_MS:g} ms per task the queue's own cost dominates: the label says little"
     if threads and speedup is not None:
         text += f"; threads -c {cores}: " + (
             f"{parallel:.2f} of {cores} threads computing at once (waits for a core taken out), {used:.2f} cores used, "
