@@ -27,7 +27,7 @@ MAX_SPEC_CHARS = 300
 
 
 class UserTaskRefused(BadTaskArgs):
-    """A user task the lab will not run: not allowed, not found, not callable, async def, or oversized."""
+    """A user task the lab will not run: not allowed, not found, not callable, or oversized arguments."""
 
 
 class UnusableResult(ValueError):

@@ -19,7 +19,7 @@ from config.settings import get_settings
 from worker import user_call
 from worker.pools import offload
 from worker.runtime import current_pool_name
-from worker.task_args import check_call, check_enqueued
+from worker.task_args import WorkloadRefused, check_call, check_enqueued
 from worker.task_base import WorkloadTask
 
 
@@ -46,7 +46,7 @@ class UserTask(WorkloadTask):
         target = user_call.resolve(ref.spec, settings)
         reason = refusal(user_call.workload_for(ref.spec, target), current_pool_name())
         if reason:
-            raise user_call.UserTaskRefused(reason)
+            raise WorkloadRefused(reason)  # as a catalogue workload on the wrong pool
         return target, offload.CallSpec(ref.spec, ref.spec, tuple(args), call_kwargs, stamp)
 
     def call_spec(self, kwargs: dict[str, Any]) -> offload.CallSpec:
