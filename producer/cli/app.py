@@ -54,6 +54,7 @@ def build_app() -> typer.Typer:
     from producer.cli.diff_command import HELP as DIFF_HELP
     from producer.cli.diff_command import diff
     from producer.cli.measure_commands import register as register_measure_commands
+    from producer.cli.probe_command import probe
     from producer.cli.report_command import report
     from producer.cli.stack_commands import stack_app
 
@@ -67,6 +68,7 @@ def build_app() -> typer.Typer:
     app.callback()(_root)
     register_batch_commands(app)  # submit, demo, watch
     register_measure_commands(app)  # compare, sweep
+    app.command()(probe)
     app.command()(report)
     app.command(help=DIFF_HELP)(diff)
     app.add_typer(stack_app, name="stack")
