@@ -3,7 +3,8 @@
 A pool's queue is named after the pool (``config/catalogue.py``). Pools the stack does not run
 (solo, gevent, threads_nogil) get a worker started here, with the fast start options, and stopped
 when the measurement ends. Which ``-P``, interpreter and environment a pool's worker gets comes from
-its catalogue entry (``threads_nogil`` is the threads pool on the free-threaded interpreter).
+its catalogue entry (``threads_nogil`` is the threads pool on the free-threaded interpreter;
+``interpreters`` runs on the default-build CPython 3.13).
 
 :func:`spawn_workers` is the one way the lab starts workers: compare and sweep, the tests
 (tests/helpers.py) and the benchmarks (through :func:`start_launches`); the stack's two workers are
@@ -32,7 +33,7 @@ from producer.errors import BadInput, LabError
 from producer.processes import children as processes
 from producer.processes import roles
 from producer.processes.children import Child, Launch
-from producer.processes.interpreters import interpreter_for, pool_env
+from producer.processes.interpreters import interpreter_for, missing_reason, pool_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -129,10 +130,7 @@ def worker_launch(
     entry = catalogue.POOLS.get(pool)
     python = python or (interpreter_for(entry, settings) if entry else sys.executable)
     if python is None:
-        raise BadInput(
-            f"pool {pool} needs the {entry.interpreter if entry else ''} Python: run `make freethreaded` "
-            "or set LAB_FREETHREADED_PYTHON"
-        )
+        raise BadInput((missing_reason(entry, settings) if entry else None) or f"pool {pool}: no Python to run it")
     base = dict(os.environ if env is None else env)
     worker_env = {**base, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT), **(pool_env(entry) if entry else {})}
     # The worker's own LAB_CELERY_MODE (from ``env``) picks its program.
