@@ -5,7 +5,9 @@ Skipped when the default-build CPython 3.13 is not built (`make pythons`; `.ci/r
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +27,7 @@ SMALL_SIZES = {"cpu": 2000, "cpu_nogil": 64, "io_http": 20, "io_sleep": 20, "noo
 #: Pure-Python product up to this n takes seconds (25,000 ≈ 0.1 s here): far past a 1 s limit.
 RUNAWAY_CPU = 200_000
 
-pytestmark = pytest.mark.skipif(
+needs_py313 = pytest.mark.skipif(
     missing_reason(POOL, get_settings()) is not None, reason=str(missing_reason(POOL, get_settings()))
 )
 
@@ -57,6 +59,7 @@ def worker(pool_settings: LabSettings, latency_target: Any) -> Iterator[tuple[An
         yield app, node
 
 
+@needs_py313
 @pytest.mark.parametrize("workload", list(SMALL_SIZES))
 def test_each_builtin_workload_runs_in_subinterpreters_of_one_process(
     worker: tuple[Any, str], pool_settings: LabSettings, workload: str
@@ -84,6 +87,7 @@ def _run_one(app: Any, settings: LabSettings, task: str, size: int) -> tuple[lis
     return collected.records, collected.failures
 
 
+@needs_py313
 def test_a_task_that_raises_fails_with_its_error_and_the_worker_serves_on(
     worker: tuple[Any, str], pool_settings: LabSettings
 ) -> None:
@@ -94,6 +98,7 @@ def test_a_task_that_raises_fails_with_its_error_and_the_worker_serves_on(
     assert records and records[0]["pool"] == "interpreters"
 
 
+@needs_py313
 def test_a_module_that_cannot_load_in_a_subinterpreter_fails_that_task_with_the_reason(
     worker: tuple[Any, str], pool_settings: LabSettings
 ) -> None:
@@ -107,6 +112,7 @@ def test_a_module_that_cannot_load_in_a_subinterpreter_fails_that_task_with_the_
     assert records, "the worker serves the next task"
 
 
+@needs_py313
 def test_a_runaway_task_fails_at_its_limit_and_its_slot_gets_a_fresh_interpreter(
     worker: tuple[Any, str], pool_settings: LabSettings
 ) -> None:
@@ -123,6 +129,7 @@ def test_a_runaway_task_fails_at_its_limit_and_its_slot_gets_a_fresh_interpreter
     assert stats[node]["pool"]["interpreters"] == 2
 
 
+@needs_py313
 def test_an_async_workload_is_refused_with_the_reason(worker: tuple[Any, str], pool_settings: LabSettings) -> None:
     app, _ = worker
     records, failures = _run_one(app, pool_settings, "lab.sleeps_async", 1)
@@ -140,4 +147,34 @@ def test_the_producer_refuses_an_async_workload_for_the_pool_before_sending() ->
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
         "producer: error: sleeps_async is async def: it runs on a pool that runs coroutines, not on interpreters"
+    ]
+
+
+@needs_py313
+def test_compare_runs_cpu_on_the_pool_in_one_worker_process(tmp_path: Path) -> None:
+    # compare starts its own interpreters worker on the 3.13 venv, stops it after.
+    result = producer(
+        "compare", "--workloads", "cpu", "--pools", "interpreters", "--count", "4", "--repeat", "1",
+        "--sizes", "cpu=2000", "--no-baselines", timeout=240, LAB_RESULTS_DIR=str(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    (path,) = tmp_path.glob("compare-*.json")
+    record = json.loads(path.read_text())
+    (run,) = record["runs"]
+    assert (run["pool"], run["completed"], run["reported_pools"], run["processes"]) == (
+        "interpreters",
+        4,
+        ["interpreters"],
+        1,
+    )
+    assert record["environment"]["interpreters"]["interpreters"]["interpreter"] == "3.13"
+
+
+def test_a_pool_whose_interpreter_is_not_built_is_refused_with_how_to_build_it(tmp_path: Path) -> None:
+    result = producer("sweep", "--workload", "cpu", "--pool", "interpreters", "--concurrency", "1",
+                      LAB_PY313_VENV=str(tmp_path / "absent"), LAB_PY313_PYTHON="")  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "producer: error: pool interpreters needs the default-build CPython 3.13: run `make pythons` "
+        "(a few minutes, cached) or set LAB_PY313_PYTHON"
     ]

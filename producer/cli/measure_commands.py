@@ -46,10 +46,16 @@ def stop_cleanly_on_sigterm() -> Iterator[None]:
 
 
 def default_pools(settings: LabSettings) -> str:
-    """The catalogue's default pools whose interpreter is present (threads_nogil needs `make freethreaded`)."""
-    from producer.processes.interpreters import interpreter_for
+    """The catalogue's default pools whose interpreter is built (`make pythons`); each one skipped says why."""
+    from producer.processes.interpreters import missing_reason
 
-    return ",".join(catalogue.default_pools(lambda entry: interpreter_for(entry, settings) is not None))
+    def available(entry: catalogue.Pool) -> bool:
+        reason = missing_reason(entry, settings)
+        if reason:
+            err.print(f"skipping {entry.name}: {reason}", highlight=False)
+        return reason is None
+
+    return ",".join(catalogue.default_pools(available))
 
 
 def compare(
@@ -168,9 +174,16 @@ def run_sweep_command(
     from producer.processes.redis_server import require_redis
     from worker.app import app as celery_app
 
+    from producer.processes.interpreters import missing_reason
+
     settings = get_settings()
     args = build_args(workload, size, None)
     pool = parse_names(pool, catalogue.POOLS, "pool")[0]
+    unusable = catalogue.pool(pool).refuses(catalogue.workload(workload)) or missing_reason(
+        catalogue.pool(pool), settings
+    )
+    if unusable:
+        raise BadInput(unusable)
     concurrencies = parse_ints(concurrency, "concurrency", high=1024)
     worker_counts = parse_ints(workers, "workers", high=64)
     if len(concurrencies) > 1 and len(worker_counts) > 1:
