@@ -114,6 +114,11 @@ def main(argv: list[str] | None = None) -> None:
     wall = {side: statistics.median(r["finished"] - r["started"] for r in rs) for side, rs in records.items()}
     cpu = {side: statistics.median(r["thread_cpu"] for r in rs) for side, rs in records.items()}
     processes = {side: len({r["pid"] for r in rs}) for side, rs in records.items()}
+    # A task's thread CPU ÷ its wall time: below 1 when other processes (or the GIL) took its core.
+    share = {
+        side: statistics.median(r["thread_cpu"] / (r["finished"] - r["started"]) for r in rs)
+        for side, rs in records.items()
+    }
     report(
         "pythons",
         f"subinterpreters and free-threading, {options.count} cpu tasks of n={options.size:,}, "
@@ -122,6 +127,7 @@ def main(argv: list[str] | None = None) -> None:
             **{f"{side} tasks/s": med[side] for side in sides},
             **{f"{side} wall s per task": wall[side] for side in sides},
             **{f"{side} thread CPU s per task": cpu[side] for side in sides},
+            "CPU share of a core each task got": share,
             "worker processes that ran each side's tasks": processes,
             "idle USS MiB per slot (-c4 minus -c2, halved)": per_slot,
             "all runs": values,
