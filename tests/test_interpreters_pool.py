@@ -178,3 +178,11 @@ def test_a_pool_whose_interpreter_is_not_built_is_refused_with_how_to_build_it(t
         "producer: error: pool interpreters needs the default-build CPython 3.13: run `make pythons` "
         "(a few minutes, cached) or set LAB_PY313_PYTHON"
     ]
+
+
+def test_results_name_the_pool_from_its_class_without_a_label() -> None:
+    from worker.pools.interpreters_pool import InterpreterPool
+    from worker.runtime import pool_name_of
+
+    assert pool_name_of(InterpreterPool) == "interpreters"
+    assert pool_name_of("threads") == "threads"  # not threads_nogil: that one needs LAB_POOL_LABEL
