@@ -171,10 +171,9 @@ def run_sweep_command(
     """Validate, run, print and record a sweep; returns the record."""
     from producer.measure.records import write_record
     from producer.measure.sweep import SweepPlan, run_sweep
+    from producer.processes.interpreters import missing_reason
     from producer.processes.redis_server import require_redis
     from worker.app import app as celery_app
-
-    from producer.processes.interpreters import missing_reason
 
     settings = get_settings()
     args = build_args(workload, size, None)
