@@ -95,7 +95,7 @@ pythons: | $(UV)
 freethreaded: | $(UV)
 	@$(PIP_INDEXES); UV=$(CURDIR)/$(UV) bash scripts/build_pythons.sh freethreaded
 
-## report: HTML + Markdown with PNG charts from the records in results/ (compare, sweep)
+## report: one self-contained HTML file (charts inline) + Markdown from the records in results/
 report: venv
 	$(BIN)/producer report
 

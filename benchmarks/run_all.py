@@ -26,6 +26,7 @@ BENCHMARKS = {
     "bench_pythons": "pythons",
     "bench_spawn": "spawn",
     "bench_scaling": "scaling",
+    "bench_asyncio": "asyncio",
 }
 
 

@@ -62,7 +62,7 @@ def decode(app: Celery, trace_args: tuple[Any, ...]) -> Delivery:
     """The task name, id and arguments of the message a pool was handed (the tracer's own ``args``)."""
     name, task_id, _request, body, content_type, content_encoding = trace_args[:6]
     if content_type:
-        accept = prepare_accept_content(app.conf.accept_content)  # "json" → the MIME type loads() compares
+        accept = prepare_accept_content(app.conf.accept_content)  # "json" → its content type, as Celery's tracer does
         args, kwargs, _embed = loads(body, content_type, content_encoding, accept=accept)
     else:
         args, kwargs, _embed = body
