@@ -130,12 +130,15 @@ def test_a_runaway_task_fails_at_its_limit_and_its_slot_gets_a_fresh_interpreter
 
 
 @needs_py313
-def test_an_async_workload_is_refused_with_the_reason(worker: tuple[Any, str], pool_settings: LabSettings) -> None:
+@pytest.mark.parametrize("workload", ["sleeps_async", "io_sleep_async", "io_http_async"])
+def test_an_async_workload_is_refused_with_the_reason(
+    worker: tuple[Any, str], pool_settings: LabSettings, workload: str
+) -> None:
     app, _ = worker
-    records, failures = _run_one(app, pool_settings, "lab.sleeps_async", 1)
+    records, failures = _run_one(app, pool_settings, f"lab.{workload}", 1)
     assert not records
     assert list(failures.values()) == [
-        "WorkloadRefused: sleeps_async is async def: it runs on a pool that runs coroutines, not on interpreters"
+        f"WorkloadRefused: {workload} is async def: it runs on a pool that runs coroutines, not on interpreters"
     ]
 
 
