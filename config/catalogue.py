@@ -134,7 +134,12 @@ add_pool(Pool("gevent", "greenlets on one OS thread, sockets monkey-patched", "g
 add_pool(Pool("threads_nogil", "the threads pool on free-threaded CPython (PEP 703)", "threads", _io_slots,
               "LAB_IO_CONCURRENCY threads on free-threaded CPython (PYTHON_GIL=0): CPU work runs on every core",
               gil_per_process=False, process_per_slot=False, tasks_on_main_thread=False, colour="#d62728",
-              interpreter="freethreaded", env={"PYTHON_GIL": "0"}))
+              interpreter="freethreaded", env={"PYTHON_GIL": "0"}, requires_gil_off=True))
+add_pool(Pool("interpreters", "a subinterpreter per slot, each with its own GIL, in one process (PEP 684)",
+              "worker.pools.interpreters_pool:InterpreterPool", _cpu_slots,
+              "one subinterpreter per core (LAB_CPU_CONCURRENCY, 0 = cores): each has its own GIL and OS thread",
+              gil_per_process=False, process_per_slot=False, tasks_on_main_thread=False, colour="#9467bd",
+              interpreter="3.13"))
 add_pool(Pool("asyncio", "coroutines on one event loop (its own thread) in the worker process",
               "worker.pools.asyncio_pool:AsyncioPool", _async_slots,
               "LAB_ASYNC_CONCURRENCY coroutines in flight on one event loop: a slot is a coroutine, not a thread",

@@ -94,11 +94,18 @@ class LabSettings(BaseSettings):
 
     state_dir: Path = Path(".lab")
     results_dir: Path = Path("results")
-    freethreaded_python: str = ""
+    freethreaded_python: str = Field("", description="the free-threaded Python of threads_nogil (else auto-detected)")
     pool_label: str = Field("", description="overrides the pool name results report, e.g. threads_nogil")
     freethreaded_venv: Path = Field(
         Path.home() / ".cache" / "concurrency-lab" / "venv-3.13t",
-        description="where `make freethreaded` puts its venv (auto-detected)",
+        description="where `make pythons` (or `make freethreaded`) puts the 3.13t venv (auto-detected)",
+    )
+    py313_python: str = Field(
+        "", description="the default-build CPython 3.13 of the interpreters pool (else auto-detected)"
+    )
+    py313_venv: Path = Field(
+        Path.home() / ".cache" / "concurrency-lab" / "venv-3.13",
+        description="where `make pythons` puts the 3.13 venv (auto-detected)",
     )
     worker_ready_timeout_s: float = Field(60.0, gt=0)
     broker_max_connections: int = Field(

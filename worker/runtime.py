@@ -1,16 +1,24 @@
-"""Facts about the running worker that every task result reports: its pool and where it ran."""
+"""Facts about the running worker that every task result reports: its pool and where it ran.
+
+The ``interpreters`` pool imports this module inside its subinterpreters (``timed_run``), where
+pydantic-core cannot load: at module level it imports the standard library only (the catalogue,
+whose package imports the settings, is imported where it is used).
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import socket
+import sys
+import sysconfig
 import threading
 import time
 from collections.abc import Callable, Coroutine, Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from config import catalogue
+if TYPE_CHECKING:
+    from config import catalogue
 
 _pool_name = "in-process"
 
@@ -23,19 +31,37 @@ def _implementation(pool: str) -> str:
 
 
 def pool_name_of(pool_cls: Any) -> str:
-    """The catalogue's name for the pool class (or ``-P`` value) a worker runs, on the default interpreter.
+    """The catalogue's name for the pool class (or ``-P`` value) a worker runs.
 
-    Pools that share a Celery class (threads_nogil is the threads pool on another interpreter) are told
-    apart by ``LAB_POOL_LABEL``, which the lab's launcher sets from the catalogue.
+    A pool class of the lab's own (``interpreters``) names its entry whatever the interpreter. Pools
+    that share a stock Celery class (threads_nogil is the threads pool on another interpreter) are told
+    apart by ``LAB_POOL_LABEL``, which the lab's launcher sets from the catalogue; without it, the
+    entry on the default interpreter wins.
     """
+    from config import catalogue
+
     if isinstance(pool_cls, str):
         text = _implementation(pool_cls)
     else:
         text = f"{getattr(pool_cls, '__module__', '')}.{getattr(pool_cls, '__name__', '')}"
-    for entry in catalogue.POOLS.values():
-        if entry.interpreter == "default" and entry.celery_pool and _implementation(entry.celery_pool) == text:
-            return entry.name
+    matches = [e for e in catalogue.POOLS.values() if e.celery_pool and _implementation(e.celery_pool) == text]
+    for entry in sorted(matches, key=lambda e: e.interpreter != "default"):
+        return entry.name
     return text.rsplit(".", 2)[-2] if "." in text else (text or "unknown")
+
+
+def gil_problem(entry: catalogue.Pool | None) -> str | None:
+    """Why this process cannot run ``entry`` (it requires the GIL off, and the GIL is on), or None."""
+    if entry is None or not entry.requires_gil_off:
+        return None
+    if getattr(sys, "_is_gil_enabled", lambda: True)():
+        build = "a free-threaded" if sysconfig.get_config_var("Py_GIL_DISABLED") else "a GIL (default)"
+        return (
+            f"pool {entry.name} needs the GIL off, but it is on in {sys.executable} ({build} build of "
+            f"Python {sys.version.split()[0]}, PYTHON_GIL={os.environ.get('PYTHON_GIL', 'unset')}): run it on "
+            "the free-threaded Python `make pythons` builds, with PYTHON_GIL=0"
+        )
+    return None
 
 
 def set_pool_name(name: str) -> None:

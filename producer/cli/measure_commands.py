@@ -58,10 +58,16 @@ CELERY_HELP = (
 
 
 def default_pools(settings: LabSettings) -> str:
-    """The catalogue's default pools whose interpreter is present (threads_nogil needs `make freethreaded`)."""
-    from producer.processes.interpreters import interpreter_for
+    """The catalogue's default pools whose interpreter is built (`make pythons`); each one skipped says why."""
+    from producer.processes.interpreters import missing_reason
 
-    return ",".join(catalogue.default_pools(lambda entry: interpreter_for(entry, settings) is not None))
+    def available(entry: catalogue.Pool) -> bool:
+        reason = missing_reason(entry, settings)
+        if reason:
+            err.print(f"skipping {entry.name}: {reason}", highlight=False)
+        return reason is None
+
+    return ",".join(catalogue.default_pools(available))
 
 
 def compare(
@@ -230,6 +236,7 @@ def run_sweep_command(
     from producer.measure.records import write_record
     from producer.measure.sweep import SweepPlan, run_sweep
     from producer.measure.sweep_table import sweep_table
+    from producer.processes.interpreters import missing_reason
     from producer.processes.redis_server import require_redis
     from worker.app import app as celery_app
 
@@ -240,6 +247,9 @@ def run_sweep_command(
     refused = catalogue.pool(pool).refuses(catalogue.workload(workload))
     if refused:
         raise BadInput(f"--task: {refused}" if user else refused)
+    missing = missing_reason(catalogue.pool(pool), settings)
+    if missing:
+        raise BadInput(missing)
     concurrencies = parse_ints(concurrency, "concurrency", high=1024)
     worker_counts = parse_ints(workers, "workers", high=64)
     if len(concurrencies) > 1 and len(worker_counts) > 1:

@@ -98,13 +98,17 @@ def build_args(workload: str, size: int | None, url: str | None) -> WorkloadArgs
 
 
 def queue_for(pool: str | None, workload: str) -> str:
-    """The queue of ``pool``, or the default route of ``workload``."""
+    """The queue of ``pool``, or the default route of ``workload``; a pool that refuses the workload says why."""
     try:
         if pool is None:
             return route_for(catalogue.workload(workload).task_name)
-        return catalogue.pool(pool).queue
+        entry = catalogue.pool(pool)
+        refused = entry.refuses(catalogue.workload(workload))
     except catalogue.UnknownName as error:
         raise BadInput(str(error)) from None
+    if refused:
+        raise BadInput(refused)
+    return entry.queue
 
 
 def check_count(count: int) -> int:

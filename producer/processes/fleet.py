@@ -1,9 +1,9 @@
 """Starting and stopping workers: launches, readiness, stop by PID; the CPU time of local workers.
 
 Which ``-P``, interpreter and environment a pool's worker gets comes from its catalogue entry
-(``threads_nogil`` is the threads pool on the free-threaded interpreter); which Celery mode it runs,
-from ``LAB_CELERY_MODE`` in its environment. Which workers a measurement reuses or starts per pool and
-mode: producer/processes/measured_workers.py.
+(``threads_nogil`` is the threads pool on the free-threaded interpreter; ``interpreters`` runs on the
+default-build CPython 3.13); which Celery mode it runs, from ``LAB_CELERY_MODE`` in its environment.
+Which workers a measurement reuses or starts per pool and mode: producer/processes/measured_workers.py.
 
 :func:`spawn_workers` is the one way the lab starts workers: compare and sweep, the tests
 (tests/helpers.py) and the benchmarks (through :func:`start_launches`); the stack's two workers are
@@ -32,7 +32,7 @@ from producer.errors import BadInput, LabError
 from producer.processes import children as processes
 from producer.processes import roles
 from producer.processes.children import Child, Launch
-from producer.processes.interpreters import interpreter_for, pool_env
+from producer.processes.interpreters import interpreter_for, missing_reason, pool_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -109,10 +109,7 @@ def worker_launch(
     entry = catalogue.POOLS.get(pool)
     python = python or (interpreter_for(entry, settings) if entry else sys.executable)
     if python is None:
-        raise BadInput(
-            f"pool {pool} needs the {entry.interpreter if entry else ''} Python: run `make freethreaded` "
-            "or set LAB_FREETHREADED_PYTHON"
-        )
+        raise BadInput((missing_reason(entry, settings) if entry else None) or f"pool {pool}: no Python to run it")
     base = dict(os.environ if env is None else env)
     # The lab first, then the caller's PYTHONPATH: where a user's task module (``--task``) is found.
     path = os.pathsep.join(dict.fromkeys(p for p in (str(ROOT), *base.get("PYTHONPATH", "").split(os.pathsep)) if p))
