@@ -27,6 +27,7 @@ BENCHMARKS = {
     "bench_spawn": "spawn",
     "bench_scaling": "scaling",
     "bench_asyncio": "asyncio",
+    "bench_modes": "modes",
 }
 
 
