@@ -105,6 +105,13 @@ def mode_figures(record: Any, workload: str, pool: str, mode: str) -> dict[str, 
     }
 
 
+def _disjoint(stock: dict[str, Any], lab: dict[str, Any]) -> bool:
+    """True when the two modes' min–max ranges of tasks/s do not overlap."""
+    if None in (stock["tasks_per_s_min"], stock["tasks_per_s_max"], lab["tasks_per_s_min"], lab["tasks_per_s_max"]):
+        return False
+    return bool(lab["tasks_per_s_min"] > stock["tasks_per_s_max"] or lab["tasks_per_s_max"] < stock["tasks_per_s_min"])
+
+
 def cells_of(record: Any, size: int, count: int) -> list[dict[str, Any]]:
     """Per pool × workload of a ``--celery both`` record: both modes' figures, lab ÷ stock, beyond noise or not."""
     cells = []
@@ -127,6 +134,8 @@ def cells_of(record: Any, size: int, count: int) -> list[dict[str, Any]]:
                 "lab": lab,
                 "lab_over_stock": ratio.lab_over_stock,
                 "beyond_noise": ratio.beyond_noise,
+                # Stricter: every run of one mode beat every run of the other.
+                "ranges_disjoint": _disjoint(stock, lab),
                 "cpu_per_task_lab_over_stock": cpu_ratio,
                 # CPU times tick in 1/CLK_TCK s per process: that ÷ the batch's tasks is the per-task resolution.
                 "cpu_tick_ms_per_task": 1000 / os.sysconf("SC_CLK_TCK") / count,
@@ -145,6 +154,7 @@ def _line(cell: dict[str, Any]) -> str:
         )
 
     noise = "beyond noise" if cell["beyond_noise"] else "within noise"
+    noise += ", ranges disjoint" if cell["ranges_disjoint"] else ""
     return f"stock {side(cell['stock'])} | lab {side(cell['lab'])} | ×{cell['lab_over_stock']:.2f} ({noise})"
 
 
@@ -201,7 +211,9 @@ def main(argv: list[str] | None = None) -> None:
         {f"{c['workload']} {c['pool']}: lab ÷ stock tasks/s": (c["lab_over_stock"] or 0.0, "reported") for c in cells},
         [
             "each cell: producer compare --celery both (the product's machinery), stock and lab interleaved, "
-            "every task counted and cross-checked; beyond noise = the ratio lies outside both cells' min–max ÷ median",
+            "every task counted and cross-checked; beyond noise = the ratio lies outside both cells' min–max ÷ median "
+            "(modes.mode_ratios; a tight pair of ranges flags even a 1 % change), ranges disjoint = every run of one "
+            "mode beat every run of the other",
             "worker CPU per task = the workers' CPU seconds (fleet.cpu_seconds, children included) around each "
             "batch ÷ its tasks, median over the repeats; CPU times tick in 10 ms per process, so on the 20-task I/O "
             "batches a difference under ~0.5 ms per task is below the clock's resolution (cpu_tick_ms_per_task)",
