@@ -121,7 +121,8 @@ add_pool(Pool("solo", "one task at a time, in the worker process itself", "solo"
               gil_per_process=True, process_per_slot=False, tasks_on_main_thread=True, colour="#7f7f7f"))
 add_pool(Pool("gevent", "greenlets on one OS thread, sockets monkey-patched", "gevent", _io_slots,
               "LAB_IO_CONCURRENCY greenlets: one OS thread, waits overlap via monkey-patched sockets",
-              gil_per_process=True, process_per_slot=False, tasks_on_main_thread=False, colour="#2ca02c"))
+              gil_per_process=True, process_per_slot=False, tasks_on_main_thread=False, colour="#2ca02c",
+              cooperative=True))
 add_pool(Pool("threads_nogil", "the threads pool on free-threaded CPython (PEP 703)", "threads", _io_slots,
               "LAB_IO_CONCURRENCY threads on free-threaded CPython (PYTHON_GIL=0): CPU work runs on every core",
               gil_per_process=False, process_per_slot=False, tasks_on_main_thread=False, colour="#d62728",
