@@ -9,6 +9,8 @@ import typer
 
 from config.settings import get_settings
 from producer.console import err, out
+from producer.errors import LabError
+from producer.measure.records import record_paths
 
 
 def report(
@@ -17,11 +19,20 @@ def report(
     record: Annotated[Path | None, typer.Option(help="the compare record to show (default: the newest)")] = None,
 ) -> None:
     """HTML + Markdown report with PNG charts from the newest compare record and the sweep records."""
+    from producer.advise.render import advise_lines
     from producer.measure.compare_table import compare_table
     from producer.measure.report import render
 
     source = results_dir or get_settings().results_dir
-    rendered = render(source, out_dir or source / "report", record)
+    advice = advise_lines(source)
+    for line in advice:
+        out.print(line, highlight=False, markup=False, soft_wrap=True)
+    try:
+        rendered = render(source, out_dir or source / "report", record)
+    except LabError:
+        if advice and not record_paths(source, "compare") and not record_paths(source, "sweep"):
+            return  # only advise records: listed above, no pages to write
+        raise
     if rendered.compare is not None:
         out.print(compare_table(rendered.compare))
     for note in rendered.notes:
