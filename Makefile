@@ -80,7 +80,7 @@ demo: venv
 freethreaded:
 	bash scripts/build_freethreaded.sh
 
-## report: HTML + Markdown with PNG charts from the records in results/ (compare, sweep)
+## report: one self-contained HTML file (charts inline) + Markdown from the records in results/
 report: venv
 	$(BIN)/producer report
 

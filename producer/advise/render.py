@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from rich.table import Table
 
 from producer.advise.recommend import config_of
 from producer.measure.advise_record import AdviseRecord, Trial
-from producer.measure.records import RecordError, load_records
 
 HEADERS = (
     "#",
@@ -95,20 +92,3 @@ def summary_lines(record: AdviseRecord) -> list[str]:
     lines.append("constraints: " + ", ".join(asked))
     lines += [f"note: {note}" for note in record.notes]
     return lines
-
-
-def record_line(record: AdviseRecord) -> str:
-    """One advise record in one line (for `producer report`): the task, the pick and its command."""
-    what = record.task.function if record.task else f"{record.workload} (size {record.size})"
-    head = f"advise {record.created} {what}, {record.classification.label}, {len(record.trials)} trials"
-    chosen = record.recommendation
-    if chosen is None:
-        return f"{head}: no configuration met the constraints"
-    return f"{head}: {config_of(chosen.trial).label} — {_figures(chosen.trial)} — {chosen.command}"
-
-
-def advise_lines(results_dir: Path) -> list[str]:
-    """Every advise record in ``results_dir`` (oldest first), one line each; bad ones named as skipped."""
-    skipped: list[RecordError] = []
-    lines = [record_line(record) for _, record in load_records(results_dir, "advise", skipped)]
-    return lines + [f"skipped: {error}" for error in skipped]

@@ -52,6 +52,8 @@ def build_app() -> typer.Typer:
     """The CLI. Built after the catalogue's extensions are loaded, so their names show in help and choices."""
     from producer.cli.advise_command import register as register_advise_command
     from producer.cli.batch_commands import register as register_batch_commands
+    from producer.cli.diff_command import HELP as DIFF_HELP
+    from producer.cli.diff_command import diff
     from producer.cli.measure_commands import register as register_measure_commands
     from producer.cli.report_command import report
     from producer.cli.stack_commands import stack_app
@@ -68,6 +70,7 @@ def build_app() -> typer.Typer:
     register_measure_commands(app)  # compare, sweep
     register_advise_command(app)  # advise
     app.command()(report)
+    app.command(help=DIFF_HELP)(diff)
     app.add_typer(stack_app, name="stack")
     return app
 
