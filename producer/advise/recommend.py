@@ -1,13 +1,16 @@
 """From the trials to the pick: the fastest that meets every constraint, the runners-up, what ruled what out.
 
-Among trials within :data:`TIE_SHARE` of the fastest, the one with the least memory (peak PSS) wins:
-a difference that small is noise on a shared machine, and memory is what the extra slots or processes
-cost. Runners-up: the best trial of each other pool first, then the next fastest, three in all.
+A configuration measured more than once (the search's runoff) counts by the median of its trials, and
+only if every one met the constraints. Among configurations within :data:`TIE_SHARE` of the fastest,
+the one with the least memory (peak PSS) wins: a difference that small is noise on a shared machine,
+and memory is what the extra slots or processes cost. Runners-up: the best trial of each other pool
+first, then the next fastest, three in all.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Mapping
 
 from config.settings import CeleryMode, LabSettings
@@ -25,9 +28,24 @@ def config_of(trial: Trial) -> Config:
     return Config(trial.pool, trial.concurrency, trial.workers)
 
 
+def standing(trials: list[Trial]) -> list[tuple[Config, float, Trial]]:
+    """Configurations whose every trial met the constraints: (config, median tasks/s, median trial), fastest first."""
+    grouped: dict[Config, list[Trial]] = {}
+    for trial in trials:
+        grouped.setdefault(config_of(trial), []).append(trial)
+    found = []
+    for config, runs in grouped.items():
+        if any(t.ruled_out or not t.throughput for t in runs):
+            continue
+        ordered = sorted(runs, key=lambda t: t.throughput or 0.0)
+        middle = ordered[(len(ordered) - 1) // 2]
+        found.append((config, statistics.median(t.throughput or 0.0 for t in runs), middle))
+    return sorted(found, key=lambda item: -item[1])
+
+
 def valid(trials: list[Trial]) -> list[Trial]:
-    """Trials that meet every constraint and finished every task, fastest first."""
-    return sorted((t for t in trials if not t.ruled_out and t.throughput), key=lambda t: -(t.throughput or 0.0))
+    """One trial per configuration that met every constraint (its median one), fastest first."""
+    return [trial for _, _, trial in standing(trials)]
 
 
 def _memory(trial: Trial) -> float:
@@ -35,19 +53,24 @@ def _memory(trial: Trial) -> float:
     return peak if peak is not None else math.inf
 
 
-def pick(trials: list[Trial]) -> Trial | None:
-    """The recommended trial (None when no trial meets the constraints)."""
-    ranked = valid(trials)
+def _chosen(trials: list[Trial]) -> tuple[Config, float, Trial] | None:
+    ranked = standing(trials)
     if not ranked:
         return None
-    top = ranked[0].throughput or 0.0
-    close = [t for t in ranked if (t.throughput or 0.0) >= top * (1 - TIE_SHARE)]
-    return min(close, key=lambda t: (_memory(t), t.concurrency * t.workers))
+    top = ranked[0][1]
+    close = [item for item in ranked if item[1] >= top * (1 - TIE_SHARE)]
+    return min(close, key=lambda item: (_memory(item[2]), item[0].slots))
+
+
+def pick(trials: list[Trial]) -> Trial | None:
+    """The recommended configuration's (median) trial; None when no configuration met the constraints."""
+    chosen = _chosen(trials)
+    return chosen[2] if chosen else None
 
 
 def runners_up(trials: list[Trial], chosen: Trial | None) -> list[Trial]:
-    """The best of each other pool, then the next fastest, up to :data:`RUNNERS_UP`."""
-    others = [t for t in valid(trials) if t is not chosen]
+    """The best of each other pool, then the next fastest, up to :data:`RUNNERS_UP` (one trial per configuration)."""
+    others = [t for t in valid(trials) if chosen is None or config_of(t) != config_of(chosen)]
     first: dict[str, Trial] = {}
     for trial in others:
         if chosen is None or trial.pool != chosen.pool:
@@ -74,20 +97,21 @@ def recommendation(
     trials: list[Trial], mode: CeleryMode, settings: LabSettings, task_env: Mapping[str, str]
 ) -> Recommendation | None:
     """The pick with its worker command, compose scale and the reason (None when nothing met the constraints)."""
-    chosen = pick(trials)
-    if chosen is None:
+    best = _chosen(trials)
+    if best is None:
         return None
-    config = config_of(chosen)
-    ranked = valid(trials)
-    found = chosen.bottleneck
-    why = f"fastest of {len(ranked)} configuration(s) meeting the constraints: {chosen.throughput:,.1f} tasks/s"
-    if ranked[0] is not chosen:
+    config, median, chosen = best
+    ranked = standing(trials)
+    runs = sum(1 for t in trials if config_of(t) == config)
+    figure = f"{median:,.1f} tasks/s" + (f" (median of {runs} trials)" if runs > 1 else "")
+    why = f"fastest of {len(ranked)} configuration(s) meeting the constraints: {figure}"
+    if ranked[0][0] != config:
         why = (
-            f"within {TIE_SHARE:.0%} of the fastest ({config_of(ranked[0]).label}, {ranked[0].throughput:,.1f}/s) "
-            f"with the least memory: {chosen.throughput:,.1f} tasks/s"
+            f"within {TIE_SHARE:.0%} of the fastest ({ranked[0][0].label}, {ranked[0][1]:,.1f}/s) "
+            f"with the least memory: {figure}"
         )
-    if found is not None:
-        why += f"; bottleneck {found.name}: {found.figures}"
+    if chosen.bottleneck is not None:
+        why += f"; bottleneck {chosen.bottleneck.name}: {chosen.bottleneck.figures}"
     extra = command.how_to_run(config)
     if extra:
         why += f"; {extra}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import statistics
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -59,6 +60,23 @@ def catalogue_classification(entry: catalogue.Workload, size: int) -> Classifica
     )
 
 
+def trial_setup(
+    app: Celery, settings: LabSettings, request: AdviseRequest, classification: Classification, cores: int
+) -> TrialSetup:
+    """What every trial of this request shares (the benchmark's exhaustive sweep uses the same)."""
+    return TrialSetup(
+        app,
+        settings,
+        request.args,
+        classification.label,
+        request.mode,
+        cores,
+        batch_seconds(request.constraints.budget_s),
+        classification.task_s or None,
+        dict(request.task_env),
+    )
+
+
 def _notes(trials: list, left_out: list[str], search_notes: list[str], elapsed: float, budget: float) -> list[str]:
     notes = [*left_out, *dict.fromkeys(search_notes)]
     busy = [recommend.config_of(t).label for t in trials if (t.others_cores or 0.0) >= BUSY_OTHERS_CORES]
@@ -86,17 +104,7 @@ def run_advise(
     classification = classify()
     say(f"task class: {classification.figures}")
     space = search_space(classification.label, entry, settings, cores)
-    setup = TrialSetup(
-        app,
-        settings,
-        request.args,
-        classification.label,
-        request.mode,
-        cores,
-        batch_seconds(request.constraints.budget_s),
-        classification.task_s or None,
-        dict(request.task_env),
-    )
+    setup = trial_setup(app, settings, request, classification, cores)
     search = Search(setup, space, request.constraints, started, say)
     with fleet.latency_target(settings) if entry.takes_url else nullcontext():
         trials = search.run()
@@ -113,7 +121,7 @@ def run_advise(
         workload=request.args.workload,
         task=request.task,
         size=request.args.size,
-        count=sum(t.submitted for t in trials),
+        count=int(statistics.median(t.submitted for t in trials)) if trials else 0,
         classification=classification,
         constraints=request.constraints,
         trials=trials,

@@ -7,8 +7,10 @@ the per-process consumer ceiling or one process's GIL → double the worker proc
 noise (10 %) ends that direction; a trial that breaks a constraint (``--max-p95-ms``, ``--max-memory-mb``)
 is ruled out and the climb steps down instead (half the concurrency, then fewer processes). The next
 step always goes to the pool whose best figure is highest; a pool under half the best is not climbed.
-Before each trial its cost is estimated (the pool's last start-up and shutdown, the batch length, the
-task's time): a trial that would not fit the budget is not started.
+When the climbs end, the configurations within 20 % of the fastest are measured once more, and each
+configuration is judged by the median of its trials. Before each trial its cost is estimated (the
+pool's last start-up and shutdown, the batch length, the task's time): a trial that would not fit the
+budget is not started.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from config import catalogue
-from producer.advise import bottleneck
+from producer.advise import bottleneck, recommend
 from producer.advise.space import Config, Ladder, Space
 from producer.advise.trial import CEILING_TASKS_PER_PROCESS, TrialSetup, run_trial
 from producer.errors import LabError
@@ -31,6 +33,10 @@ CLIMB_SHARE = 0.5
 #: Start-up, warm-up and shutdown of a trial before one of its pool has run (seconds), and per extra process.
 DEFAULT_OVERHEAD_S = 5.0
 PER_PROCESS_S = 0.5
+#: Configurations within this share of the fastest are measured once more at the end (at most RUNOFF_SIZE):
+#: one trial each is one draw of a noisy machine, the pick goes by the median of a configuration's trials.
+RUNOFF_SHARE = 0.8
+RUNOFF_SIZE = 3
 #: Keys of :attr:`Trial.ruled_out` lines that a smaller configuration may satisfy.
 LIMITS = ("max_p95_ms", "max_memory_mb")
 
@@ -133,6 +139,7 @@ class Search:
         while (state := self._next_pool()) is not None:
             config, reason = state.moves.pop(0)
             self._try(state, config, reason)
+        self._runoff()
         return self.trials
 
     def _best_tp(self) -> float:
@@ -169,23 +176,24 @@ class Search:
             ceiling = 0.5 + CEILING_TASKS_PER_PROCESS * config.workers / 500.0
         return overhead + ceiling + 1.2 * self.setup.batch_s + 2 * (self.setup.task_s or 0.0)
 
-    def _try(self, state: PoolState, config: Config, reason: str) -> None:
-        state.tried.add(config)
+    def _affordable(self, state: PoolState, config: Config) -> bool:
+        """True when the trial fits what is left of the budget (the first trial always does); else a note."""
         elapsed = time.monotonic() - self.started
         cost = self.estimate_s(state, config)
-        if self.trials and elapsed + cost > self.constraints.budget_s:
-            self.notes.append(
-                f"budget: {config.label} not started (~{cost:.0f} s; {self.constraints.budget_s - elapsed:.0f} s left)"
-            )
-            state.moves.clear()
-            return
+        if not self.trials or elapsed + cost <= self.constraints.budget_s:
+            return True
+        left = self.constraints.budget_s - elapsed
+        self.notes.append(f"budget: {config.label} not started (~{cost:.0f} s; {max(left, 0):.0f} s left)")
+        return False
+
+    def _measure(self, state: PoolState, config: Config, reason: str) -> Trial | None:
+        """Run one trial and judge it against the constraints (None: its workers did not start; noted)."""
         self.say(f"trying {config.label} ({reason})")
         try:
             measured = run_trial(self.setup, config, reason)
         except LabError as error:
             self.notes.append(f"{config.label}: not measured: {error}")
-            state.moves.clear()
-            return
+            return None
         trial = measured.trial
         trial.ruled_out = judge(trial, self.constraints)
         floor = memory_floor_mb(trial)
@@ -196,10 +204,38 @@ class Search:
             )
         self.trials.append(trial)
         state.overhead_s = max(0.0, (trial.duration_s or 0.0) - measured.batch_wall_s)
-        self._advance(state, trial)
         shown = f"{trial.throughput:,.1f} tasks/s" if trial.throughput else "no throughput"
         out = f"; ruled out: {'; '.join(trial.ruled_out)}" if trial.ruled_out else ""
         self.say(f"  {config.label}: {shown}, bottleneck {_why(trial)}{out}")
+        return trial
+
+    def _try(self, state: PoolState, config: Config, reason: str) -> None:
+        state.tried.add(config)
+        if not self._affordable(state, config):
+            state.moves.clear()
+            return
+        trial = self._measure(state, config, reason)
+        if trial is None:
+            state.moves.clear()
+            return
+        self._advance(state, trial)
+
+    def _runoff(self) -> None:
+        """Re-measure the configurations within reach of the fastest once more, one after the other."""
+        standing = recommend.standing(self.trials)
+        if not standing:
+            return
+        top = standing[0][1]
+        contenders = [config for config, throughput, _ in standing if throughput >= RUNOFF_SHARE * top]
+        contenders = contenders[:RUNOFF_SIZE]
+        if len(contenders) < 2:
+            return
+        for config in contenders:
+            state = self.states[config.pool]
+            if not self._affordable(state, config):
+                return
+            others = ", ".join(other.label for other in contenders if other != config)
+            self._measure(state, config, f"runoff: again, beside {others}")
 
     def _advance(self, state: PoolState, trial: Trial) -> None:
         """Move the climb to ``trial`` when it is better (or a step down still breaking a limit); else keep on."""

@@ -70,6 +70,8 @@ class AdviseRecord(LabRecord):
     workload: str
     task: UserTaskInfo | None = None
     size: int = 0
+    #: Tasks in a trial's measured batch, the median over the trials (each is sized from its warm-up to last
+    #: a few seconds).
     count: int
     classification: Classification
     constraints: Constraints
