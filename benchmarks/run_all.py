@@ -25,6 +25,7 @@ BENCHMARKS = {
     "bench_cpu": "cpu",
     "bench_spawn": "spawn",
     "bench_scaling": "scaling",
+    "bench_asyncio": "asyncio",
     "bench_advise": "advise",
 }
 

@@ -29,6 +29,16 @@ class LabSettings(BaseSettings):
     )
     cpu_concurrency: int = Field(0, ge=0, description="0 = number of cores")
     io_concurrency: int = Field(64, ge=1)
+    async_concurrency: int = Field(256, ge=1, description="coroutines in flight in an asyncio worker (its -c)")
+    asyncio_trace_threads: int = Field(
+        8, ge=1, description="threads that run Celery's tracer (result write, ack, events) for the asyncio pool"
+    )
+    asyncio_shutdown_grace_s: float = Field(
+        10.0,
+        ge=0,
+        description="on warm shutdown, how long the asyncio pool waits for tasks in flight; "
+        "the rest stay unacknowledged and are redelivered",
+    )
     prefetch_multiplier: int = Field(4, ge=1)
 
     target_host: str = "127.0.0.1"

@@ -7,7 +7,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Generator
 from typing import Any
 
 from config import catalogue
@@ -57,19 +57,62 @@ def timed_run(
     cpu_start = time.thread_time()
     output = run()
     thread_cpu = time.thread_time() - cpu_start
-    finished = time.time()
+    return _timed_result(workload, output, enqueued, started, thread_cpu, hostname)
+
+
+async def timed_run_async(
+    run: Callable[[], Coroutine[Any, Any, dict[str, Any]]], *, workload: str, hostname: str, enqueued: float | None
+) -> dict[str, Any]:
+    """:func:`timed_run` for a coroutine: the same fields; thread CPU counts only this coroutine's own steps."""
+    started = time.time()
+    steps = _StepTimed(run())
+    output = await steps
+    return _timed_result(workload, output, enqueued, started, steps.cpu, hostname)
+
+
+def _timed_result(
+    workload: str, output: Any, enqueued: float | None, started: float, thread_cpu: float, hostname: str
+) -> dict[str, Any]:
     return {
         "workload": workload,
         "output": output,
         "enqueued": enqueued,
         "started": started,
-        "finished": finished,
+        "finished": time.time(),
         "thread_cpu": thread_cpu,
         "hostname": hostname or socket.gethostname(),
         "pid": os.getpid(),
         "thread_id": threading.get_ident(),
         "pool": _pool_name,
     }
+
+
+class _StepTimed:
+    """Awaits a coroutine one step at a time, adding up the thread CPU of its own steps.
+
+    Every coroutine on a loop shares one thread, so the thread's CPU between start and finish would
+    count the other tasks' steps too; timing each ``send``/``throw`` counts only this one's.
+    """
+
+    def __init__(self, coroutine: Coroutine[Any, Any, dict[str, Any]]) -> None:
+        self._coroutine = coroutine
+        self.cpu = 0.0
+
+    def __await__(self) -> Generator[Any, Any, dict[str, Any]]:
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            begin = time.thread_time()
+            try:
+                step = self._coroutine.throw(error) if error is not None else self._coroutine.send(value)
+            except StopIteration as done:
+                return done.value
+            finally:
+                self.cpu += time.thread_time() - begin
+            try:
+                value, error = (yield step), None
+            except BaseException as raised:  # a cancellation (the time bound) goes on into the coroutine
+                value, error = None, raised
 
 
 #: Celery's loggers of the per-task INFO lines: "Received task …" (consumer) and "Task … succeeded" (trace).

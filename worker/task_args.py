@@ -15,6 +15,10 @@ class BadTaskArgs(ValueError):
     """A workload argument is unknown, out of range or oversized."""
 
 
+class WorkloadRefused(RuntimeError):
+    """The worker's pool does not run this kind of workload (``async def`` vs synchronous: ``Pool.refuses``)."""
+
+
 #: Error messages quote a bad value at most this long: a refused 1 MB argument must not come back
 #: as a 1 MB failure reason in the result backend.
 _QUOTE_CHARS = 60

@@ -171,6 +171,9 @@ def run_sweep_command(
     settings = get_settings()
     args = build_args(workload, size, None)
     pool = parse_names(pool, catalogue.POOLS, "pool")[0]
+    refused = catalogue.pool(pool).refuses(catalogue.workload(workload))
+    if refused:
+        raise BadInput(refused)
     concurrencies = parse_ints(concurrency, "concurrency", high=1024)
     worker_counts = parse_ints(workers, "workers", high=64)
     if len(concurrencies) > 1 and len(worker_counts) > 1:

@@ -175,7 +175,7 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan, console: 
     needs_target = any(catalogue.workload(w).takes_url for w in plan.workloads)
     with (
         fleet.latency_target(settings) if needs_target else nullcontext(),
-        fleet.pool_workers(app, settings, plan.pools) as workers,
+        fleet.pool_workers(app, settings, _pools_with_work(plan)) as workers,
     ):
         for pool, found in workers.items():
             origin = "started here" if found.started_here else "already running"
@@ -183,7 +183,8 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan, console: 
         lab_pids = [pid for found in workers.values() for pid in found.pids]
         for workload in plan.workloads:
             args = plan.args_for(workload, settings)
-            for pool in plan.pools:
+            pools = runnable(plan.pools, workload, say)
+            for pool in pools:
                 fleet.purge_queue(app, pool)
                 run_batch(
                     app,
@@ -193,13 +194,14 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan, console: 
                     pool,
                     timeout_s=plan.timeout_s,
                 )
+            baselines = runnable(list(catalogue.BASELINES), workload, say) if plan.baselines else []
             for repeat in range(plan.repeat):
-                order = plan.pools[repeat % len(plan.pools) :] + plan.pools[: repeat % len(plan.pools)]
+                order = pools[repeat % len(pools) :] + pools[: repeat % len(pools)] if pools else []
                 for pool in order:
                     runs.append(_celery_run(app, settings, plan, workers[pool], args, repeat, lab_pids))
                     _say_run(say, runs[-1])
-                if plan.baselines:
-                    for name in catalogue.BASELINES:
+                if baselines:
+                    for name in baselines:
                         runs.append(
                             _baseline_run(
                                 name, baseline_workers(name, settings), settings, plan, args, repeat, lab_pids
@@ -246,6 +248,19 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan, console: 
             "verdicts": verdicts,
         }
     )
+
+
+def _pools_with_work(plan: ComparePlan) -> list[str]:
+    """The plan's pools that run at least one of its workloads (no worker is started for the others)."""
+    return [p for p in plan.pools if any(catalogue.refusal(p, w) is None for w in plan.workloads)]
+
+
+def runnable(pools: list[str], workload: str, say: Any) -> list[str]:
+    """The pools (or baselines) that run ``workload``; each one that refuses it is skipped, with the reason said."""
+    for pool in pools:
+        if reason := catalogue.refusal(pool, workload):
+            say(f"  {workload:<9} {pool:<17} skipped: {reason}")
+    return [pool for pool in pools if catalogue.refusal(pool, workload) is None]
 
 
 def concurrency_rule(pool: str) -> str:

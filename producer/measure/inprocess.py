@@ -1,4 +1,5 @@
-"""In-process baselines: the same workload functions under ThreadPoolExecutor and ProcessPoolExecutor.
+"""In-process baselines: the same workload functions under ThreadPoolExecutor and ProcessPoolExecutor,
+and ``async def`` workloads as ``asyncio.gather`` under a semaphore on one event loop (inproc-asyncio).
 
 This is the seed article's own experiment, with no queue at all, so the cost of Celery + Redis per
 task shows next to each pool. Timings are taken exactly as a worker takes them (wall, thread CPU).
@@ -6,6 +7,7 @@ task shows next to each pool. Timings are taken exactly as a worker takes them (
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import threading
@@ -16,7 +18,12 @@ from typing import Any
 
 from config import catalogue
 from config.settings import get_settings
+from worker.async_workloads import close_sessions
+from worker.runtime import timed_run_async
 from worker.task_args import WorkloadArgs
+
+#: The fields of a timed result that a baseline keeps (no queue: no hostname, pool or workload echo).
+_TIMING_FIELDS = ("started", "finished", "thread_cpu", "pid", "thread_id")
 
 
 def run_one(workload: str, size: int, url: str) -> dict[str, Any]:
@@ -60,6 +67,8 @@ def _executor(name: str, workers: int) -> Executor:
 
 def run_baseline(name: str, workers: int, args: WorkloadArgs, count: int) -> InProcessRun:
     """Run ``count`` calls of ``args`` on a fresh executor, after a warm-up that starts every worker."""
+    if catalogue.any_pool(name).in_process == "asyncio":
+        return asyncio.run(_run_coroutines(name, workers, args, count))
     with _executor(name, workers) as executor:
         warmups = [executor.submit(run_one, "noop", 0, "") for _ in range(workers)]
         for future in warmups:
@@ -67,5 +76,28 @@ def run_baseline(name: str, workers: int, args: WorkloadArgs, count: int) -> InP
         submitted = time.time()
         futures = [executor.submit(run_one, args.workload, args.size, args.url) for _ in range(count)]
         records = [{**future.result(), "enqueued": submitted} for future in futures]
+    wall = max(r["finished"] for r in records) - submitted if records else 0.0
+    return InProcessRun(name, workers, records, wall)
+
+
+async def _run_coroutines(name: str, workers: int, args: WorkloadArgs, count: int) -> InProcessRun:
+    """``count`` awaits of an ``async def`` workload on this loop, at most ``workers`` in flight (the asyncio pool's
+    ``-c``), timed as the pool times them; the loop's session is closed at the end."""
+    entry = catalogue.workload(args.workload)
+    settings = get_settings()
+    slots = asyncio.Semaphore(workers)
+
+    async def one() -> dict[str, Any]:
+        async with slots:
+            timed = await timed_run_async(
+                lambda: entry.call(args.size, args.url, settings), workload=entry.name, hostname="", enqueued=None
+            )
+        return {key: timed[key] for key in _TIMING_FIELDS}
+
+    submitted = time.time()
+    try:
+        records = [{**record, "enqueued": submitted} for record in await asyncio.gather(*(one() for _ in range(count)))]
+    finally:
+        await close_sessions()
     wall = max(r["finished"] for r in records) - submitted if records else 0.0
     return InProcessRun(name, workers, records, wall)
