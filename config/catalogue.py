@@ -140,7 +140,7 @@ add_pool(Pool("asyncio", "coroutines on one event loop (its own thread) in the w
               "worker.pools.asyncio_pool:AsyncioPool", _async_slots,
               "LAB_ASYNC_CONCURRENCY coroutines in flight on one event loop: a slot is a coroutine, not a thread",
               gil_per_process=True, process_per_slot=False, tasks_on_main_thread=False, colour="#8c564b",
-              runs_coroutines=True))
+              runs_coroutines=True, cooperative=True))
 add_pool(Pool("inproc-threads", "ThreadPoolExecutor in the producer: the threads pool without the queue", "",
               _io_slots, "ThreadPoolExecutor(LAB_IO_CONCURRENCY): the threads pool without the queue",
               gil_per_process=True, process_per_slot=False, tasks_on_main_thread=False, colour="#ffbb78",

@@ -91,6 +91,9 @@ def test_each_bottleneck_leads_to_its_move() -> None:
     assert moves(_trial("threads", 32, 1, bottleneck.CEILING), waits) == ["threads -c 32 × 2 processes"]
     assert moves(_trial("threads", 16, 1, bottleneck.GIL), waits) == ["threads -c 16 × 2 processes"]
     assert moves(_trial("prefork", 2, 1, bottleneck.CORES), computes) == []
+    idle_cores = _trial("threads", 32, 1, bottleneck.CORES)
+    idle_cores.bottleneck.share = 0.6  # type: ignore[union-attr]
+    assert moves(idle_cores, waits) == ["threads -c 64", "threads -c 32 × 2 processes"]
     assert moves(_trial("prefork", 2, 1, bottleneck.OVERHEAD), computes) == []  # a slot per core already
     assert moves(_trial("threads", 16, 1, bottleneck.OVERHEAD), waits) == [
         "threads -c 32",

@@ -33,6 +33,8 @@ CLIMB_SHARE = 0.5
 #: Start-up, warm-up and shutdown of a trial before one of its pool has run (seconds), and per extra process.
 DEFAULT_OVERHEAD_S = 5.0
 PER_PROCESS_S = 0.5
+#: The cores stop a climb only when they were at least this busy (of what the lab could use).
+CORES_BUSY_SHARE = 0.8
 #: Configurations within this share of the fastest are measured once more at the end (at most RUNOFF_SIZE):
 #: one trial each is one draw of a noisy machine, the pick goes by the median of a configuration's trials.
 RUNOFF_SHARE = 0.8
@@ -94,6 +96,9 @@ def next_moves(trial: Trial, setup: TrialSetup, constraints: Constraints) -> lis
             return [(Config(pool, c // 2, w), f"halve concurrency ({trial.ruled_out[0]})")]
         return [(Config(pool, c, w // 2), f"fewer worker processes ({trial.ruled_out[0]})")] if w > 1 else []
     name = trial.bottleneck.name if trial.bottleneck else bottleneck.OVERHEAD
+    share = trial.bottleneck.share if trial.bottleneck and trial.bottleneck.share is not None else 0.0
+    if name == bottleneck.CORES and share < CORES_BUSY_SHARE:
+        name = bottleneck.OVERHEAD  # the nearest bound, but the cores were not that busy: other moves may pay
     more_slots = (Config(pool, c * 2, w), f"double concurrency: {_why(trial)}")
     more_processes = (Config(pool, c, w * 2), f"more worker processes: {_why(trial)}")
     if name in (bottleneck.CEILING, bottleneck.GIL):
