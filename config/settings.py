@@ -93,12 +93,6 @@ class LabSettings(BaseSettings):
         Path.home() / ".cache" / "concurrency-lab" / "venv-3.13t",
         description="where `make freethreaded` puts its venv (auto-detected)",
     )
-    consumer_ceiling_tps: float = Field(
-        600.0,
-        gt=0,
-        description="one worker process's consumer ceiling "
-        "(tasks/s; measured 500–800 here, see `producer sweep --workers`)",
-    )
     worker_ready_timeout_s: float = Field(60.0, gt=0)
     broker_max_connections: int = Field(
         512,

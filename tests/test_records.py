@@ -43,7 +43,6 @@ def build_compare(settings: LabSettings) -> CompareRecord:
         plan.count,
         plan.sizes,
         cores=os.cpu_count() or 1,
-        consumer_ceiling_tps=settings.consumer_ceiling_tps,
     )
     return CompareRecord.model_validate(
         {
@@ -110,7 +109,7 @@ def build_sweep(settings: LabSettings, title: str = "noop on threads: tasks/s vs
             "x_label": "concurrency (slots per worker)",
             "ideal_label": "ideal",
             "redis_limit_tps": None,
-            "consumer_ceiling_tps": settings.consumer_ceiling_tps,
+            "consumer_ceiling_tps": 600.0,
             "notes": [],
         }
     )

@@ -45,6 +45,12 @@ def stop_cleanly_on_sigterm() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+CELERY_HELP = (
+    "which Celery the workers run: stock (plain Celery and kombu, as deployed), lab (the lab's transport "
+    "and consumer: docs/performance.md) or both (each cell in both, with lab ÷ stock)"
+)
+
+
 def default_pools(settings: LabSettings) -> str:
     """The catalogue's default pools whose interpreter is present (threads_nogil needs `make freethreaded`)."""
     from producer.processes.interpreters import interpreter_for
@@ -76,9 +82,10 @@ def compare(
     ] = True,
     timeout: Annotated[float, typer.Option(help="seconds to wait for one batch")] = 600,
     as_json: Annotated[bool, typer.Option("--json", help="print the record as JSON on stdout (no table)")] = False,
+    celery: Annotated[str, typer.Option(help=CELERY_HELP)] = "stock",
 ) -> None:
     """Run the same batches on each pool's queue, interleaved and repeated; table, JSON record."""
-    run_compare_command(workloads, pools, count, repeat, sizes, baselines, timeout, as_json=as_json)
+    run_compare_command(workloads, pools, count, repeat, sizes, baselines, timeout, as_json=as_json, celery=celery)
 
 
 def run_compare_command(
@@ -91,10 +98,12 @@ def run_compare_command(
     timeout: float,
     *,
     as_json: bool = False,
+    celery: str = "stock",
 ) -> CompareRecord:
     """Validate, run, print and record a compare; returns the record."""
     from producer.measure.compare import ComparePlan, run_compare
     from producer.measure.compare_table import bottleneck_lines, compare_table
+    from producer.measure.modes import celery_choice, parse_celery
     from producer.measure.records import write_record
     from producer.processes.redis_server import require_redis
     from worker.app import app as celery_app
@@ -108,6 +117,7 @@ def run_compare_command(
         parse_sizes(sizes, settings),
         baselines,
         timeout,
+        celery=celery_choice(parse_celery(celery)),
     )
     if not math.isfinite(timeout) or timeout <= 0:
         raise BadInput(f"--timeout must be a positive number of seconds, got {timeout}")
@@ -146,9 +156,12 @@ def sweep(
     size: Annotated[int | None, typer.Option(help=f"default: the workload's own. {size_help()}")] = None,
     timeout: Annotated[float, typer.Option(help="seconds to wait for one point")] = 600,
     as_json: Annotated[bool, typer.Option("--json", help="print the record as JSON on stdout (no table)")] = False,
+    celery: Annotated[str, typer.Option(help=CELERY_HELP)] = "stock",
 ) -> None:
     """Throughput against concurrency (one worker per point) or against worker processes; ideal line; record."""
-    run_sweep_command(workload.value, pool.value, concurrency, workers, count, size, timeout, as_json=as_json)
+    run_sweep_command(
+        workload.value, pool.value, concurrency, workers, count, size, timeout, as_json=as_json, celery=celery
+    )
 
 
 def run_sweep_command(
@@ -161,10 +174,13 @@ def run_sweep_command(
     timeout: float,
     *,
     as_json: bool = False,
+    celery: str = "stock",
 ) -> SweepRecord:
     """Validate, run, print and record a sweep; returns the record."""
+    from producer.measure.modes import celery_choice, parse_celery
     from producer.measure.records import write_record
     from producer.measure.sweep import SweepPlan, run_sweep
+    from producer.measure.sweep_table import sweep_table
     from producer.processes.redis_server import require_redis
     from worker.app import app as celery_app
 
@@ -184,13 +200,20 @@ def run_sweep_command(
     busy = catalogue.workload(workload).has_ideal
     chosen = count if count is not None else (min(5000, max(100, 4 * slots)) if busy else 3000)
     plan = SweepPlan(
-        workload, pool, args, check_positive(chosen, "count", settings.max_count), concurrencies, worker_counts, timeout
+        workload,
+        pool,
+        args,
+        check_positive(chosen, "count", settings.max_count),
+        concurrencies,
+        worker_counts,
+        timeout,
+        celery=celery_choice(parse_celery(celery)),
     )
     require_redis(settings.broker_url, settings.broker_connect_timeout_s)
 
     def show(point: dict[str, Any]) -> None:
         err.print(
-            f"  {point['label']:<22} {point['throughput']:>9,.1f} tasks/s  (failed {point['failed']}, "
+            f"  {point['label']:<28} {point['throughput']:>9,.1f} tasks/s  (failed {point['failed']}, "
             f"lost {point['lost']}, machine CPU {point['machine_cpu_percent']:.0f}%)",
             highlight=False,
         )
@@ -208,49 +231,6 @@ def run_sweep_command(
     if failed or lost:
         raise LabError(f"{failed} task(s) failed and {lost} were lost (see the table)")
     return record
-
-
-def sweep_table(record: SweepRecord) -> Any:
-    """The rich table of a sweep record."""
-    from rich.table import Table
-
-    mode = record.environment.celery_mode
-    table = Table(
-        title=record.title + (f"\n{mode.headline()}" if mode else ""), caption="\n".join(record.notes) or None
-    )
-    for header in (
-        "workers × slots",
-        "tasks/s",
-        "ideal",
-        "vs ideal",
-        "producer clock",
-        "worker CPU/task",
-        "cores: workers+Redis / Redis",
-        "machine CPU",
-        "saturated",
-        "failed/lost",
-    ):
-        table.add_column(header, justify="left" if header in ("workers × slots", "saturated") else "right")
-    for p in record["points"]:
-        ideal = p.get("ideal")
-        ok = ideal is not None and isinstance(ideal, float) and math.isfinite(ideal) and ideal > 0
-        table.add_row(
-            f"{p['workers']} × {p['concurrency']}",
-            f"{p['throughput']:,.1f}",
-            f"{ideal:,.1f}" if ok else "–",
-            f"{p['throughput'] / ideal:.0%}" if ok else "–",
-            f"{p['producer_throughput']:,.1f}" + ("" if p.get("check_agree", True) else " DISAGREE"),
-            f"{p['worker_cpu_s'] / p['completed'] * 1000:,.2f} ms" if p.get("worker_cpu_s") and p["completed"] else "–",
-            f"{p.get('lab_cores_used', 0.0):.2f} / {p.get('redis_cores_used', 0.0):.2f}",
-            f"{p['machine_cpu_percent']:.0f}%",
-            p["saturated"],
-            f"{p['failed']}/{p['lost']}",
-        )
-    if record.get("redis_limit_tps"):
-        table.caption = (
-            table.caption or ""
-        ) + f"\nRedis probe: {record['redis_limit_tps']:,.0f} pipelined LPUSH+RPOP pairs/s"
-    return table
 
 
 def register(app: typer.Typer) -> None:

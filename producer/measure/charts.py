@@ -203,11 +203,16 @@ def memory_chart(record: CompareRecord) -> bytes | None:
 def sweep_chart(record: SweepRecord) -> bytes:
     """Measured throughput per point with the ideal line (and limits); a memory panel when points carry memory."""
     points = record.points
-    xs = [p.x for p in points]
     with_memory = any(p.memory is not None and p.memory.peak_pss_mb for p in points)
     figure, axes = plt.subplots(1, 2 if with_memory else 1, figsize=(12.0 if with_memory else 6.4, 4.4), squeeze=False)
     axis = axes[0][0]
-    axis.plot(xs, [p.throughput for p in points], "o-", label="measured", color="#1f77b4")
+    modes = list(dict.fromkeys(p.celery for p in points))  # --celery both: one line per mode
+    for mode, line_colour in zip(modes, ("#1f77b4", "#ff7f0e"), strict=False):
+        own = [p for p in points if p.celery == mode]
+        label = f"measured ({mode})" if len(modes) > 1 else "measured"
+        axis.plot([p.x for p in own], [p.throughput for p in own], "o-", label=label, color=line_colour)
+    points = [p for p in points if p.celery == modes[0]]  # the ideal and the ticks: one mode's points
+    xs = [p.x for p in points]
     axis.plot(xs, [_number(p.ideal, math.nan) for p in points], "--", label=record.ideal_label, color="#7f7f7f")
     redis_limit = record.redis_limit_tps
     if redis_limit:
@@ -224,7 +229,7 @@ def sweep_chart(record: SweepRecord) -> bytes:
     axis.set_ylabel("tasks/s")
     if redis_limit:  # tasks/s and the Redis ceiling are orders of magnitude apart: log scale shows both
         axis.set_yscale("log")
-        axis.set_ylim(max(1.0, min(p.throughput for p in points) / 2), redis_limit * 2)
+        axis.set_ylim(max(1.0, min(p.throughput for p in record.points) / 2), redis_limit * 2)
         axis.set_ylabel("tasks/s (log scale)")
     else:
         top = max([p.throughput for p in points] + [1.0] + [c for c in ceilings if not math.isnan(c)])

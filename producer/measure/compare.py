@@ -1,15 +1,19 @@
 """`producer compare`: the same batch on each pool's queue, interleaved, repeated, with in-process baselines.
 
-Per workload: one unrecorded warm-up batch per pool, then ``repeat`` rounds; each round runs every
-pool once (the order rotates between rounds so no pool always goes first) and the in-process
-baselines, purging the pool's queue before each batch. Every batch is cross-checked: the results
-counted in the backend by an independent SCAN, and the throughput seen by the producer's own clock.
+Celery cells are pool × mode (``--celery stock|lab|both``; producer/measure/compare_setup.py finds or
+starts the workers of each mode). After each measured batch of a workload that does work, a no-op probe
+batch on the same workers measures their consumer ceiling (the best batch counts). Per workload: one
+unrecorded warm-up batch per cell, then ``repeat`` rounds; each round runs every cell once (the order
+rotates between rounds so no cell always goes first) and the in-process baselines, purging the cell's
+queue before each batch. Every batch is cross-checked: the results counted in the backend by an
+independent SCAN, and the throughput seen by the producer's own clock. The workers' memory (PSS/USS)
+is sampled during every batch (producer/measure/memory.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -17,9 +21,9 @@ from celery import Celery
 from rich.console import Console
 
 from config import catalogue
-from config.settings import LabSettings
+from config.settings import CeleryMode, LabSettings
 from producer.batch.run import redis_clients, run_batch
-from producer.measure import cpu_share, inprocess
+from producer.measure import compare_setup, cpu_share, inprocess, memory, modes
 from producer.measure.analysis import analyse
 from producer.measure.cross_check import cross_check
 from producer.measure.record_models import CompareRecord
@@ -42,6 +46,13 @@ class ComparePlan:
     sizes: dict[str, int] = field(default_factory=dict)
     baselines: bool = True
     timeout_s: float = 600.0
+    #: ``--celery``: stock (the default), lab or both.
+    celery: str = "stock"
+
+    @property
+    def modes(self) -> list[CeleryMode]:
+        """The Celery modes to run, stock first."""
+        return modes.parse_celery(self.celery)
 
     def args_for(self, workload: str, settings: LabSettings) -> WorkloadArgs:
         """The workload's arguments (its size from ``--sizes`` or the default)."""
@@ -104,12 +115,13 @@ def _celery_run(
     fleet.purge_queue(app, workers.queue)
     cpu_before = fleet.cpu_seconds(workers.pids)
     shares_before = cpu_share.snapshot(lab_pids, broker)
-    outcome = run_batch(app, settings, args, plan.count, workers.queue, timeout_s=plan.timeout_s)
+    with memory.sampled(workers.pids, workers.concurrency) as sampler:
+        outcome = run_batch(app, settings, args, plan.count, workers.queue, timeout_s=plan.timeout_s)
     others = cpu_share.others_cores(shares_before, cpu_share.snapshot(lab_pids, broker))
     cpu_after = fleet.cpu_seconds(workers.pids)
     worker_cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
     summary = outcome.summary
-    return _run_figures(
+    figures = _run_figures(
         args.workload,
         workers.pool,
         repeat,
@@ -124,6 +136,11 @@ def _celery_run(
         others_cores=others,
         check=cross_check(outcome, backend),
     )
+    return {**figures, "celery": workers.mode, "memory": _dumped(sampler.figures())}
+
+
+def _dumped(figures: Any) -> dict[str, Any] | None:
+    return figures.model_dump() if figures is not None else None
 
 
 def _baseline_run(
@@ -139,7 +156,7 @@ def _baseline_run(
     shares_before = cpu_share.snapshot(lab_pids, broker)
     run = inprocess.run_baseline(name, workers, args, plan.count)
     others = cpu_share.others_cores(shares_before, cpu_share.snapshot(lab_pids, broker))
-    return _run_figures(
+    figures = _run_figures(
         args.workload,
         name,
         repeat,
@@ -154,6 +171,7 @@ def _baseline_run(
         others_cores=others,
         check={"backend_results": None, "producer_throughput": run.throughput, "agree": True, "note": "in-process"},
     )
+    return {**figures, "celery": None, "memory": _dumped(run.memory)}
 
 
 def baseline_workers(name: str, settings: LabSettings) -> int:
@@ -172,66 +190,43 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan, console: 
             f"[yellow]note[/]: the machine is busy before the run (load {load_before:.1f} on {os.cpu_count()} "
             "cores): other processes compete for the cores, CPU-bound figures will be low and noisy"
         )
-    needs_target = any(catalogue.workload(w).takes_url for w in plan.workloads)
-    with (
-        fleet.latency_target(settings) if needs_target else nullcontext(),
-        fleet.pool_workers(app, settings, _pools_with_work(plan)) as workers,
-    ):
-        for pool, found in workers.items():
-            origin = "started here" if found.started_here else "already running"
-            say(f"{pool:<14} {found.concurrency:>3} slots on {len(found.nodes)} worker(s) ({origin})")
+    chosen = plan.modes
+    baselines = {name: baseline_workers(name, settings) for name in catalogue.BASELINES} if plan.baselines else {}
+    with contextlib.ExitStack() as stack:
+        if any(catalogue.workload(w).takes_url for w in plan.workloads):
+            stack.enter_context(fleet.latency_target(settings))
+        workers = compare_setup.enter_workers(stack, app, settings, _pools_with_work(plan), chosen)
+        for (pool, mode), found in workers.items():
+            say(f"{pool:<14} {mode:<5} {found.concurrency:>3} slots: {found.origin}")
         lab_pids = [pid for found in workers.values() for pid in found.pids]
+        probes: dict[compare_setup.Key, list[float]] = {key: [] for key in workers}
+        order = list(workers)
         for workload in plan.workloads:
             args = plan.args_for(workload, settings)
             pools = runnable(plan.pools, workload, say)
-            for pool in pools:
-                fleet.purge_queue(app, pool)
-                run_batch(
-                    app,
-                    settings,
-                    args,
-                    warmup_count(plan.count, workers[pool].concurrency, workload),
-                    pool,
-                    timeout_s=plan.timeout_s,
-                )
-            baselines = runnable(list(catalogue.BASELINES), workload, say) if plan.baselines else []
+            keys = [key for key in order if key[0] in pools]
+            for key in keys:
+                fleet.purge_queue(app, workers[key].queue)
+                warmup = warmup_count(plan.count, workers[key].concurrency, workload)
+                run_batch(app, settings, args, warmup, workers[key].queue, timeout_s=plan.timeout_s)
+            names = runnable(list(baselines), workload, say)
             for repeat in range(plan.repeat):
-                order = pools[repeat % len(pools) :] + pools[: repeat % len(pools)] if pools else []
-                for pool in order:
-                    runs.append(_celery_run(app, settings, plan, workers[pool], args, repeat, lab_pids))
+                turn = repeat % len(keys) if keys else 0
+                for key in keys[turn:] + keys[:turn]:
+                    runs.append(_celery_run(app, settings, plan, workers[key], args, repeat, lab_pids))
+                    probe = compare_setup.probe_after(app, settings, workers[key], workload, plan.timeout_s)
+                    probes[key] += [probe] if probe else []
+                    _say_run(say, runs[-1], probe)
+                for name in names:
+                    runs.append(_baseline_run(name, baselines[name], settings, plan, args, repeat, lab_pids))
                     _say_run(say, runs[-1])
-                if baselines:
-                    for name in baselines:
-                        runs.append(
-                            _baseline_run(
-                                name, baseline_workers(name, settings), settings, plan, args, repeat, lab_pids
-                            )
-                        )
-                        _say_run(say, runs[-1])
-        pools_info = {
-            pool: {
-                "concurrency": w.concurrency,
-                "nodes": w.nodes,
-                "started_here": w.started_here,
-                "concurrency_rule": concurrency_rule(pool),
-            }
-            for pool, w in workers.items()
-        }
-    if plan.baselines:
-        for name in catalogue.BASELINES:
-            pools_info[name] = {
-                "concurrency": baseline_workers(name, settings),
-                "nodes": [],
-                "started_here": True,
-                "concurrency_rule": concurrency_rule(name),
-            }
+        pools_info = compare_setup.pools_info(workers, probes, chosen, baselines, concurrency_rule)
     cells, verdicts = analyse(
         runs,
         pools_info,
         plan.count,
         {w: plan.args_for(w, settings).size for w in plan.workloads},
         cores=os.cpu_count() or 1,
-        consumer_ceiling_tps=settings.consumer_ceiling_tps,
     )
     return CompareRecord.model_validate(
         {
@@ -240,12 +235,16 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan, console: 
                 interpreters=_interpreters(settings, plan.pools),
                 load_before=round(load_before, 2),
                 busy_before=busy,
+                # which Celery ran: the one mode, or (both) see celery_modes
+                celery_mode=modes.describe(settings, chosen[0]) if len(chosen) == 1 else None,
             ),
             "plan": {**asdict(plan), "sizes": {w: plan.args_for(w, settings).size for w in plan.workloads}},
             "pools": pools_info,
             "runs": runs,
             "cells": cells,
             "verdicts": verdicts,
+            "celery_modes": modes.describe_all(settings, chosen),
+            "mode_ratios": modes.mode_ratios(cells) if len(chosen) > 1 else [],
         }
     )
 
@@ -285,9 +284,11 @@ def _interpreters(settings: LabSettings, pools: list[str]) -> dict[str, Any] | N
     return found or None
 
 
-def _say_run(say: Any, run: dict[str, Any]) -> None:
+def _say_run(say: Any, run: dict[str, Any], probe: float | None = None) -> None:
     flag = "" if run["check"]["agree"] else f"  [red]CHECK: {run['check']['note']}[/]"
     lost = f", {run['failed']} failed, {run['lost']} lost" if run["failed"] or run["lost"] else ""
+    mode = run.get("celery") or "–"
     say(
-        f"  {run['workload']:<9} {run['pool']:<17} #{run['repeat'] + 1}  {run['throughput']:>9,.1f} tasks/s{lost}{flag}"
+        f"  {run['workload']:<9} {run['pool']:<17} {mode:<5} #{run['repeat'] + 1}  "
+        f"{run['throughput']:>9,.1f} tasks/s{lost}{flag}" + (f"  (no-op probe {probe:,.1f}/s)" if probe else "")
     )

@@ -16,8 +16,12 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import psutil
+
 from config import catalogue
 from config.settings import get_settings
+from producer.measure.figure_models import MemoryFigures
+from producer.measure.memory import sampled
 from worker.async_workloads import close_sessions
 from worker.runtime import timed_run_async
 from worker.task_args import WorkloadArgs
@@ -51,6 +55,8 @@ class InProcessRun:
     workers: int
     records: list[dict[str, Any]]
     wall_s: float
+    #: The executor's worker processes (ProcessPoolExecutor); None for threads (they live in the producer).
+    memory: MemoryFigures | None = None
 
     @property
     def throughput(self) -> float:
@@ -65,19 +71,37 @@ def _executor(name: str, workers: int) -> Executor:
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
 
+def _spawned_since(before: set[int]) -> list[int]:
+    """This process's children started since ``before`` that are multiprocessing spawn workers."""
+    found = []
+    for child in psutil.Process().children():
+        try:
+            if child.pid not in before and any("spawn_main" in part for part in child.cmdline()):
+                found.append(child.pid)
+        except psutil.Error:
+            continue
+    return found
+
+
 def run_baseline(name: str, workers: int, args: WorkloadArgs, count: int) -> InProcessRun:
-    """Run ``count`` calls of ``args`` on a fresh executor, after a warm-up that starts every worker."""
+    """Run ``count`` calls of ``args`` on a fresh executor, after a warm-up that starts every worker.
+
+    A process executor's workers are sampled for memory during the batch (PSS/USS, as Celery workers).
+    """
     if catalogue.any_pool(name).in_process == "asyncio":
         return asyncio.run(_run_coroutines(name, workers, args, count))
+    processes = catalogue.any_pool(name).in_process == "processes"
+    before = {child.pid for child in psutil.Process().children()} if processes else set()
     with _executor(name, workers) as executor:
         warmups = [executor.submit(run_one, "noop", 0, "") for _ in range(workers)]
         for future in warmups:
             future.result()
-        submitted = time.time()
-        futures = [executor.submit(run_one, args.workload, args.size, args.url) for _ in range(count)]
-        records = [{**future.result(), "enqueued": submitted} for future in futures]
+        with sampled(_spawned_since(before) if processes else [], workers) as sampler:
+            submitted = time.time()
+            futures = [executor.submit(run_one, args.workload, args.size, args.url) for _ in range(count)]
+            records = [{**future.result(), "enqueued": submitted} for future in futures]
     wall = max(r["finished"] for r in records) - submitted if records else 0.0
-    return InProcessRun(name, workers, records, wall)
+    return InProcessRun(name, workers, records, wall, sampler.figures())
 
 
 async def _run_coroutines(name: str, workers: int, args: WorkloadArgs, count: int) -> InProcessRun:
