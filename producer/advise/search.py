@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from config import catalogue
 from producer.advise import bottleneck, recommend
 from producer.advise.space import Config, Ladder, Space
-from producer.advise.trial import CEILING_TASKS_PER_PROCESS, TrialSetup, run_trial
+from producer.advise.trial import TrialSetup, run_trial
 from producer.errors import LabError
 from producer.measure.advise_record import Constraints, Trial
+from producer.measure.ceiling import PROBE_BATCH, PROBE_ROUNDS
 
 #: A step must beat the trial it started from by more than this share: below it, the figures are noise.
 NOISE = 0.10
@@ -178,7 +179,7 @@ class Search:
         overhead += PER_PROCESS_S * (config.workers - 1)
         ceiling = 0.0
         if (config.pool, config.workers) not in self.setup.ceilings:
-            ceiling = 0.5 + CEILING_TASKS_PER_PROCESS * config.workers / 500.0
+            ceiling = PROBE_ROUNDS * (0.3 + PROBE_BATCH / 300.0)
         return overhead + ceiling + 1.2 * self.setup.batch_s + 2 * (self.setup.task_s or 0.0)
 
     def _affordable(self, state: PoolState, config: Config) -> bool:

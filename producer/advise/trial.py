@@ -3,7 +3,8 @@
 A trial starts ``workers`` worker processes of the pool with ``-c concurrency`` (``fleet.running_workers``;
 ``LAB_CELERY_MODE`` in their environment picks stock or lab Celery), runs a warm-up batch (every slot
 for a task that waits, one per core otherwise), measures the consumer ceiling of that pool and process
-count once (a no-op batch on the same workers, cached), then one batch sized from the warm-up to last
+count once (no-op batches on the same warm workers, first start → last finish, the best of three, as
+``producer/measure/ceiling.py`` measures it; cached), then one batch sized from the warm-up to last
 about ``batch_s`` seconds, while sampling the workers' memory (PSS/USS), their CPU and everyone else's.
 """
 
@@ -24,7 +25,7 @@ from producer.advise import bottleneck
 from producer.advise.space import Config
 from producer.batch.run import BatchOutcome, redis_clients, run_batch
 from producer.batch.stats import percentile
-from producer.measure import cpu_share, memory
+from producer.measure import ceiling, cpu_share, memory
 from producer.measure.advise_record import Trial
 from producer.measure.figure_models import TaskClass
 from producer.measure.record_models import Timings
@@ -32,8 +33,6 @@ from producer.measure.records import timing_summary
 from producer.processes import fleet
 from worker.task_args import WorkloadArgs
 
-#: No-op tasks per worker process for the consumer ceiling (~0.5 s at the ~600/s one process manages).
-CEILING_TASKS_PER_PROCESS = 300
 #: Fewest tasks in a measured batch, and most (whatever the estimate says).
 MIN_TASKS = 20
 MAX_TASKS = 20_000
@@ -107,33 +106,31 @@ def _batch(setup: TrialSetup, args: WorkloadArgs, count: int, queue: str) -> Bat
     return run_batch(setup.app, setup.settings, args, count, queue, timeout_s=setup.timeout_s())
 
 
-def _ceiling(setup: TrialSetup, config: Config, queue: str) -> float | None:
-    """The no-op throughput of these workers (cached per pool × worker processes); None where no-op cannot run."""
+def _consumer_ceiling(setup: TrialSetup, config: Config, queue: str) -> float | None:
+    """The no-op rate of these warm workers, first start → last finish, best of a few batches
+    (``producer/measure/ceiling.py``; cached per pool × worker processes); None where no-op cannot run."""
     key = (config.pool, config.workers)
     if key not in setup.ceilings:
-        noop = catalogue.workload("noop")
-        if catalogue.pool(config.pool).refuses(noop):
+        if catalogue.pool(config.pool).refuses(catalogue.workload(ceiling.NOOP.workload)):
             setup.ceilings[key] = None
         else:
-            count = CEILING_TASKS_PER_PROCESS * config.workers
-            outcome = _batch(setup, WorkloadArgs(noop.name, 0), count, queue)
-            setup.ceilings[key] = outcome.summary.throughput if outcome.summary.completed == count else None
+            setup.ceilings[key] = ceiling.probe_consuming(setup.app, setup.settings, queue, setup.timeout_s())
     return setup.ceilings[key]
 
 
-def _estimate(warm: BatchOutcome, ceiling: float | None) -> float:
+def _estimate(warm: BatchOutcome, ceiling_tps: float | None) -> float:
     """Tasks/s expected from the warm-up: tasks run at once ÷ their median run time, at most the ceiling."""
     records = warm.collected.records
     run_time = percentile([r["finished"] - r["started"] for r in records], 50)
     guess = len(records) / run_time if records and run_time > 0 else math.inf
-    return min(guess, ceiling or math.inf, 2_000.0)
+    return min(guess, ceiling_tps or math.inf, 2_000.0)
 
 
 def _measure(setup: TrialSetup, config: Config, workers: fleet.PoolWorkers, queue: str, reason: str) -> Measured:
     warm_count = config.slots if setup.waits else min(config.slots, setup.cores)
     warm = _batch(setup, setup.args, warm_count, queue)
-    ceiling = _ceiling(setup, config, queue)
-    estimate = _estimate(warm, ceiling)
+    ceiling_tps = _consumer_ceiling(setup, config, queue)
+    estimate = _estimate(warm, ceiling_tps)
     count = int(min(MAX_TASKS, setup.settings.max_count, max(MIN_TASKS, 2 * config.slots, estimate * setup.batch_s)))
     broker, _ = redis_clients(setup.settings)
     cpu_before = fleet.cpu_seconds(workers.pids)
@@ -157,7 +154,7 @@ def _measure(setup: TrialSetup, config: Config, workers: fleet.PoolWorkers, queu
         cores=setup.cores,
         cpu_per_task_s=cpu_per_task,
         task_s=setup.task_s,
-        ceiling_tps=ceiling,
+        ceiling_tps=ceiling_tps,
         others_cores=others,
     )
     trial = Trial(
@@ -174,7 +171,7 @@ def _measure(setup: TrialSetup, config: Config, workers: fleet.PoolWorkers, queu
         timings=Timings.model_validate(timings),
         memory=sampler.figures(),
         cores_used=round(worker_cpu / summary.wall_s, 3) if worker_cpu is not None and summary.wall_s else None,
-        consumer_ceiling_tps=ceiling,
+        consumer_ceiling_tps=ceiling_tps,
         bottleneck=bottleneck.bottleneck(found, summary.throughput),
         reason=reason,
         others_cores=round(others, 3),
