@@ -51,6 +51,13 @@ class LabSettings(BaseSettings):
     max_nogil_kib: int = Field(262_144, ge=1)
     max_io_ms: int = Field(60_000, ge=0)
     max_arg_bytes: int = Field(4096, ge=64)
+    task_modules: str = Field(
+        "",
+        description="comma-separated modules or packages whose functions `--task` may run "
+        "(a module is allowed when it is one of them or lies under one; empty = none)",
+    )
+    max_result_bytes: int = Field(65_536, ge=64, description="cap on a user task's JSON-encoded result")
+    max_task_args_bytes: int = Field(65_536, ge=64, description="cap on the JSON of a user task's args + kwargs")
     http_timeout_s: float = Field(10.0, gt=0)
 
     visibility_timeout_s: int = Field(3600, ge=1)
@@ -120,6 +127,11 @@ class LabSettings(BaseSettings):
     def allowed_host_set(self) -> frozenset[str]:
         """Hosts that I/O tasks may reach; anything else is refused by producer and task alike."""
         return frozenset(h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip())
+
+    @property
+    def task_module_list(self) -> tuple[str, ...]:
+        """The modules and packages ``LAB_TASK_MODULES`` allows user tasks from."""
+        return tuple(part.strip() for part in self.task_modules.split(",") if part.strip())
 
     @property
     def cpu_workers(self) -> int:

@@ -59,6 +59,10 @@ def test_compare_fills_every_cell_and_writes_a_record(both_workers: dict[str, st
     assert set(record["verdicts"]) == {"cpu", "io_sleep"}
     assert record["environment"]["cores"] >= 1 and record["environment"]["celery"]
     assert "compare: 4 tasks" in result.stdout and "inproc-processes" in result.stdout
+    # every workload labelled by the same probe as a user task (the 2 ms cpu task is too short to assert on)
+    assert set(record["classifications"]) == {"cpu", "io_sleep"}
+    assert record["classifications"]["io_sleep"]["label"] == "waits"
+    assert "io_sleep: waits — solo: thread CPU ÷ wall" in result.stdout
 
 
 def test_threads_nogil_runs_on_the_free_threaded_interpreter(

@@ -43,6 +43,7 @@ def test_concurrency_sweep_runs_two_points(tmp_path: Path) -> None:
     assert record["celery"] == "stock" and record["celery_modes"]["stock"]["changes"] == []
     assert record["consumer_ceiling_tps"] > 0
     assert "io_sleep on threads" in result.stdout and "stock Celery: Celery" in result.stdout
+    assert record["classification"]["label"] == "waits" and record["task"] is None
 
 
 def test_workers_sweep_runs_two_points_and_probes_redis(tmp_path: Path) -> None:

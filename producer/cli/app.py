@@ -55,6 +55,7 @@ def build_app() -> typer.Typer:
     from producer.cli.diff_command import HELP as DIFF_HELP
     from producer.cli.diff_command import diff
     from producer.cli.measure_commands import register as register_measure_commands
+    from producer.cli.probe_command import probe
     from producer.cli.report_command import report
     from producer.cli.stack_commands import stack_app
 
@@ -69,6 +70,7 @@ def build_app() -> typer.Typer:
     register_batch_commands(app)  # submit, demo, watch
     register_measure_commands(app)  # compare, sweep
     register_advise_command(app)  # advise
+    app.command()(probe)
     app.command()(report)
     app.command(help=DIFF_HELP)(diff)
     app.add_typer(stack_app, name="stack")

@@ -13,7 +13,11 @@ import typer
 from config import catalogue
 from config.settings import LabSettings, get_settings
 from producer.cli.options import (
+    ArgsOption,
+    KwargsOption,
     PoolName,
+    ProbeOption,
+    TaskOption,
     WorkloadName,
     build_args,
     check_positive,
@@ -23,12 +27,14 @@ from producer.cli.options import (
     parse_names,
     parse_sizes,
     size_help,
+    task_args,
 )
 from producer.console import err, out
 from producer.errors import BadInput, LabError
 
 if TYPE_CHECKING:
     from producer.measure.record_models import CompareRecord, SweepRecord
+    from worker.task_args import WorkloadArgs
 
 
 @contextlib.contextmanager
@@ -83,9 +89,26 @@ def compare(
     timeout: Annotated[float, typer.Option(help="seconds to wait for one batch")] = 600,
     as_json: Annotated[bool, typer.Option("--json", help="print the record as JSON on stdout (no table)")] = False,
     celery: Annotated[str, typer.Option(help=CELERY_HELP)] = "stock",
+    task: TaskOption = None,
+    call_args: ArgsOption = None,
+    call_kwargs: KwargsOption = None,
+    probe: ProbeOption = True,
 ) -> None:
     """Run the same batches on each pool's queue, interleaved and repeated; table, JSON record."""
-    run_compare_command(workloads, pools, count, repeat, sizes, baselines, timeout, as_json=as_json, celery=celery)
+    user = task_args(task, call_args, call_kwargs)
+    run_compare_command(
+        workloads,
+        pools,
+        count,
+        repeat,
+        sizes,
+        baselines,
+        timeout,
+        as_json=as_json,
+        user=user,
+        probe=probe,
+        celery=celery,
+    )
 
 
 def run_compare_command(
@@ -96,21 +119,24 @@ def run_compare_command(
     sizes: str,
     baselines: bool,
     timeout: float,
-    *,
     as_json: bool = False,
     celery: str = "stock",
+    user: WorkloadArgs | None = None,
+    probe: bool = True,
 ) -> CompareRecord:
-    """Validate, run, print and record a compare; returns the record."""
+    """Validate, run, print and record a compare (``user``: a user's task instead of the workloads); the record."""
     from producer.measure.compare import ComparePlan, run_compare
     from producer.measure.compare_table import bottleneck_lines, compare_table
     from producer.measure.modes import celery_choice, parse_celery
+    from producer.measure.probe import summary_line
     from producer.measure.records import write_record
+    from producer.measure.user_tasks import task_info, usable_pools
     from producer.processes.redis_server import require_redis
     from worker.app import app as celery_app
 
     settings = get_settings()
     plan = ComparePlan(
-        parse_names(workloads, catalogue.WORKLOADS, "workloads"),
+        [user.workload] if user else parse_names(workloads, catalogue.WORKLOADS, "workloads"),
         parse_names(pools or default_pools(settings), catalogue.POOLS, "pools"),
         check_positive(count, "count", settings.max_count),
         check_positive(repeat, "repeat", 50),
@@ -118,7 +144,11 @@ def run_compare_command(
         baselines,
         timeout,
         celery=celery_choice(parse_celery(celery)),
+        task=task_info(user) if user else None,
+        probe=probe,
     )
+    if user:
+        plan.pools = usable_pools(user, plan.pools, chosen=pools is not None)
     if not math.isfinite(timeout) or timeout <= 0:
         raise BadInput(f"--timeout must be a positive number of seconds, got {timeout}")
     require_redis(settings.broker_url, settings.broker_connect_timeout_s)
@@ -131,6 +161,8 @@ def run_compare_command(
         out.print(compare_table(record))
         for line in bottleneck_lines(record):
             out.print(f"  {line}", highlight=False)
+        for name, found in record.classifications.items():
+            out.print(f"  {summary_line(name, found)}", highlight=False)
     err.print(f"record: {path}")
     _complain(record)
     return record
@@ -157,10 +189,25 @@ def sweep(
     timeout: Annotated[float, typer.Option(help="seconds to wait for one point")] = 600,
     as_json: Annotated[bool, typer.Option("--json", help="print the record as JSON on stdout (no table)")] = False,
     celery: Annotated[str, typer.Option(help=CELERY_HELP)] = "stock",
+    task: TaskOption = None,
+    call_args: ArgsOption = None,
+    call_kwargs: KwargsOption = None,
+    probe: ProbeOption = True,
 ) -> None:
     """Throughput against concurrency (one worker per point) or against worker processes; ideal line; record."""
+    user = task_args(task, call_args, call_kwargs)
     run_sweep_command(
-        workload.value, pool.value, concurrency, workers, count, size, timeout, as_json=as_json, celery=celery
+        workload.value,
+        pool.value,
+        concurrency,
+        workers,
+        count,
+        size,
+        timeout,
+        as_json=as_json,
+        user=user,
+        probe=probe,
+        celery=celery,
     )
 
 
@@ -172,12 +219,14 @@ def run_sweep_command(
     count: int | None,
     size: int | None,
     timeout: float,
-    *,
     as_json: bool = False,
+    user: WorkloadArgs | None = None,
+    probe: bool = True,
     celery: str = "stock",
 ) -> SweepRecord:
-    """Validate, run, print and record a sweep; returns the record."""
+    """Validate, run, print and record a sweep (``user``: a user's task instead of the workload); the record."""
     from producer.measure.modes import celery_choice, parse_celery
+    from producer.measure.probe import summary_line
     from producer.measure.records import write_record
     from producer.measure.sweep import SweepPlan, run_sweep
     from producer.measure.sweep_table import sweep_table
@@ -185,11 +234,12 @@ def run_sweep_command(
     from worker.app import app as celery_app
 
     settings = get_settings()
-    args = build_args(workload, size, None)
+    args = user or build_args(workload, size, None)
+    workload = args.workload
     pool = parse_names(pool, catalogue.POOLS, "pool")[0]
     refused = catalogue.pool(pool).refuses(catalogue.workload(workload))
     if refused:
-        raise BadInput(refused)
+        raise BadInput(f"--task: {refused}" if user else refused)
     concurrencies = parse_ints(concurrency, "concurrency", high=1024)
     worker_counts = parse_ints(workers, "workers", high=64)
     if len(concurrencies) > 1 and len(worker_counts) > 1:
@@ -199,15 +249,9 @@ def run_sweep_command(
     slots = max(concurrencies) * max(worker_counts)
     busy = catalogue.workload(workload).has_ideal
     chosen = count if count is not None else (min(5000, max(100, 4 * slots)) if busy else 3000)
+    chosen = check_positive(chosen, "count", settings.max_count)
     plan = SweepPlan(
-        workload,
-        pool,
-        args,
-        check_positive(chosen, "count", settings.max_count),
-        concurrencies,
-        worker_counts,
-        timeout,
-        celery=celery_choice(parse_celery(celery)),
+        workload, pool, args, chosen, concurrencies, worker_counts, timeout, probe, celery_choice(parse_celery(celery))
     )
     require_redis(settings.broker_url, settings.broker_connect_timeout_s)
 
@@ -225,6 +269,8 @@ def run_sweep_command(
         print(record.to_json())
     else:
         out.print(sweep_table(record))
+        if record.classification is not None:
+            out.print(f"  {summary_line(record.workload, record.classification)}", highlight=False)
     err.print(f"record: {path}")
     failed = sum(p["failed"] for p in record["points"])
     lost = sum(p["lost"] for p in record["points"])

@@ -22,12 +22,13 @@ from rich.console import Console
 
 from config import catalogue
 from config.settings import CeleryMode, LabSettings
-from producer.batch.run import redis_clients, run_batch
-from producer.measure import compare_setup, cpu_share, inprocess, memory, modes
+from producer.batch.run import run_batch
+from producer.measure import compare_runs, compare_setup, modes, probe
 from producer.measure.analysis import analyse
-from producer.measure.cross_check import cross_check
+from producer.measure.figure_models import UserTaskInfo
 from producer.measure.record_models import CompareRecord
-from producer.measure.records import environment, latency_samples, timing_summary
+from producer.measure.records import environment
+from producer.measure.user_tasks import args_of
 from producer.processes import fleet, interpreters
 from worker.task_args import WorkloadArgs, default_size
 
@@ -46,6 +47,8 @@ class ComparePlan:
     sizes: dict[str, int] = field(default_factory=dict)
     baselines: bool = True
     timeout_s: float = 600.0
+    task: UserTaskInfo | None = None  # a user's task (--task): its workload is named by its function
+    probe: bool = True  # classify each workload first (producer/measure/probe.py)
     #: ``--celery``: stock (the default), lab or both.
     celery: str = "stock"
 
@@ -55,123 +58,17 @@ class ComparePlan:
         return modes.parse_celery(self.celery)
 
     def args_for(self, workload: str, settings: LabSettings) -> WorkloadArgs:
-        """The workload's arguments (its size from ``--sizes`` or the default)."""
+        """The workload's arguments (its size from ``--sizes`` or the default; a user task's call)."""
+        if self.task is not None and workload == self.task.function:
+            return args_of(self.task)
         url = settings.effective_target_url if catalogue.workload(workload).takes_url else ""
         return WorkloadArgs(workload, self.sizes.get(workload, default_size(workload)), url)
-
-
-def _run_figures(
-    workload: str,
-    pool: str,
-    repeat: int,
-    records: list[dict[str, Any]],
-    *,
-    submitted: int,
-    failed: int,
-    lost: int,
-    throughput: float,
-    wall_s: float,
-    processes: int,
-    worker_cpu_s: float | None,
-    others_cores: float,
-    check: dict[str, Any],
-) -> dict[str, Any]:
-    return {
-        "workload": workload,
-        "pool": pool,
-        "repeat": repeat,
-        "submitted": submitted,
-        "completed": len(records),
-        "failed": failed,
-        "lost": lost,
-        "throughput": throughput,
-        "wall_s": wall_s,
-        "processes": processes,
-        "worker_cpu_s": worker_cpu_s,
-        "others_cores": others_cores,
-        "timings": timing_summary(records),
-        "latency_samples": latency_samples(records),
-        "reported_pools": sorted({str(r["pool"]) for r in records if "pool" in r}),
-        "check": check,
-    }
 
 
 def warmup_count(count: int, concurrency: int, workload: str) -> int:
     """A warm-up batch that touches every slot for I/O (keep-alive sessions), a few tasks for CPU."""
     slots = concurrency if catalogue.workload(workload).waits else min(concurrency, os.cpu_count() or 1)
     return max(1, min(count, slots))
-
-
-def _celery_run(
-    app: Celery,
-    settings: LabSettings,
-    plan: ComparePlan,
-    workers: fleet.PoolWorkers,
-    args: WorkloadArgs,
-    repeat: int,
-    lab_pids: list[int],
-) -> dict[str, Any]:
-    broker, backend = redis_clients(settings)
-    fleet.purge_queue(app, workers.queue)
-    cpu_before = fleet.cpu_seconds(workers.pids)
-    shares_before = cpu_share.snapshot(lab_pids, broker)
-    with memory.sampled(workers.pids, workers.concurrency) as sampler:
-        outcome = run_batch(app, settings, args, plan.count, workers.queue, timeout_s=plan.timeout_s)
-    others = cpu_share.others_cores(shares_before, cpu_share.snapshot(lab_pids, broker))
-    cpu_after = fleet.cpu_seconds(workers.pids)
-    worker_cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
-    summary = outcome.summary
-    figures = _run_figures(
-        args.workload,
-        workers.pool,
-        repeat,
-        outcome.collected.records,
-        submitted=summary.submitted,
-        failed=summary.failed,
-        lost=summary.lost,
-        throughput=summary.throughput,
-        wall_s=summary.wall_s,
-        processes=summary.per_process,
-        worker_cpu_s=worker_cpu,
-        others_cores=others,
-        check=cross_check(outcome, backend),
-    )
-    return {**figures, "celery": workers.mode, "memory": _dumped(sampler.figures())}
-
-
-def _dumped(figures: Any) -> dict[str, Any] | None:
-    return figures.model_dump() if figures is not None else None
-
-
-def _baseline_run(
-    name: str,
-    workers: int,
-    settings: LabSettings,
-    plan: ComparePlan,
-    args: WorkloadArgs,
-    repeat: int,
-    lab_pids: list[int],
-) -> dict[str, Any]:
-    broker, _ = redis_clients(settings)
-    shares_before = cpu_share.snapshot(lab_pids, broker)
-    run = inprocess.run_baseline(name, workers, args, plan.count)
-    others = cpu_share.others_cores(shares_before, cpu_share.snapshot(lab_pids, broker))
-    figures = _run_figures(
-        args.workload,
-        name,
-        repeat,
-        run.records,
-        submitted=plan.count,
-        failed=0,
-        lost=plan.count - len(run.records),
-        throughput=run.throughput,
-        wall_s=run.wall_s,
-        processes=len({r["pid"] for r in run.records}),
-        worker_cpu_s=None,
-        others_cores=others,
-        check={"backend_results": None, "producer_throughput": run.throughput, "agree": True, "note": "in-process"},
-    )
-    return {**figures, "celery": None, "memory": _dumped(run.memory)}
 
 
 def baseline_workers(name: str, settings: LabSettings) -> int:
@@ -190,6 +87,8 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan, console: 
             f"[yellow]note[/]: the machine is busy before the run (load {load_before:.1f} on {os.cpu_count()} "
             "cores): other processes compete for the cores, CPU-bound figures will be low and noisy"
         )
+    probed = [plan.args_for(w, settings) for w in plan.workloads] if plan.probe else []  # each workload's class
+    classifications = {a.workload: probe.classify_and_say(app, settings, a, say, plan.timeout_s) for a in probed}
     chosen = plan.modes
     baselines = {name: baseline_workers(name, settings) for name in catalogue.BASELINES} if plan.baselines else {}
     with contextlib.ExitStack() as stack:
@@ -213,12 +112,18 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan, console: 
             for repeat in range(plan.repeat):
                 turn = repeat % len(keys) if keys else 0
                 for key in keys[turn:] + keys[:turn]:
-                    runs.append(_celery_run(app, settings, plan, workers[key], args, repeat, lab_pids))
-                    probe = compare_setup.probe_after(app, settings, workers[key], workload, plan.timeout_s)
-                    probes[key] += [probe] if probe else []
-                    _say_run(say, runs[-1], probe)
+                    runs.append(
+                        compare_runs.celery_run(
+                            app, settings, workers[key], args, plan.count, plan.timeout_s, repeat, lab_pids
+                        )
+                    )
+                    ceiling = compare_setup.probe_after(app, settings, workers[key], workload, plan.timeout_s)
+                    probes[key] += [ceiling] if ceiling else []
+                    _say_run(say, runs[-1], ceiling)
                 for name in names:
-                    runs.append(_baseline_run(name, baselines[name], settings, plan, args, repeat, lab_pids))
+                    runs.append(
+                        compare_runs.baseline_run(name, baselines[name], settings, args, plan.count, repeat, lab_pids)
+                    )
                     _say_run(say, runs[-1])
         pools_info = compare_setup.pools_info(workers, probes, chosen, baselines, concurrency_rule)
     cells, verdicts = analyse(
@@ -245,6 +150,7 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan, console: 
             "verdicts": verdicts,
             "celery_modes": modes.describe_all(settings, chosen),
             "mode_ratios": modes.mode_ratios(cells) if len(chosen) > 1 else [],
+            "classifications": classifications,
         }
     )
 

@@ -31,12 +31,13 @@ from producer.batch.collect import collect_results
 from producer.batch.run import redis_clients
 from producer.batch.submit import submit_batch
 from producer.errors import LabError
-from producer.measure import memory, modes
+from producer.measure import memory, modes, probe
 from producer.measure.analysis import is_io
 from producer.measure.ceiling import probe_consuming
 from producer.measure.record_models import SweepRecord
 from producer.measure.records import environment, timing_summary
 from producer.measure.redis_probe import redis_cpu_seconds, redis_probe
+from producer.measure.user_tasks import task_info
 from producer.processes import fleet
 from worker.task_args import WorkloadArgs
 
@@ -61,6 +62,8 @@ class SweepPlan:
     concurrencies: list[int]
     workers: list[int]
     timeout_s: float = 600.0
+    #: Classify the workload first (``producer/measure/probe.py``).
+    probe: bool = True
     #: ``--celery``: stock (the default), lab or both.
     celery: str = "stock"
 
@@ -187,6 +190,7 @@ def run_sweep(
     cores = psutil.cpu_count() or 1
     broker, _ = redis_clients(settings)
     points = []
+    classification = probe.classify(app, settings, plan.args, timeout_s=plan.timeout_s) if plan.probe else None
     needs_target = catalogue.workload(plan.workload).takes_url
     with fleet.latency_target(settings) if needs_target else nullcontext():
         for concurrency in plan.concurrencies:
@@ -207,6 +211,8 @@ def run_sweep(
         if is_io(plan.workload)
         else (sorted(cpu_p50)[len(cpu_p50) // 2] if cpu_p50 else math.nan)
     )
+    if plan.args.function and is_io(plan.workload) and classification is not None:
+        task_s = classification.task_s  # a user task that waits: its measured wait, not a size in ms
     notes = []
     if plan.mode == "workers":
         ones = []
@@ -252,6 +258,8 @@ def run_sweep(
             "redis_limit_tps": redis_limit,
             "consumer_ceiling_tps": per_process_ceiling(points),
             "notes": notes,
+            "task": task_info(plan.args),
+            "classification": classification,
         }
     )
 

@@ -114,7 +114,9 @@ def worker_launch(
             "or set LAB_FREETHREADED_PYTHON"
         )
     base = dict(os.environ if env is None else env)
-    worker_env = {**base, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT), **(pool_env(entry) if entry else {})}
+    # The lab first, then the caller's PYTHONPATH: where a user's task module (``--task``) is found.
+    path = os.pathsep.join(dict.fromkeys(p for p in (str(ROOT), *base.get("PYTHONPATH", "").split(os.pathsep)) if p))
+    worker_env = {**base, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path, **(pool_env(entry) if entry else {})}
     # The worker's own LAB_CELERY_MODE (from ``env``) picks its program.
     mode: CeleryMode = "stock" if base.get("LAB_CELERY_MODE", settings.celery_mode) == "stock" else "lab"
     command = [*worker_command(pool, concurrency, queue, name, python, mode), *extra_args]
