@@ -1,9 +1,10 @@
 """`producer advise` against an exhaustive sweep of the same space, for the same task, in one run.
 
 For each task (default: ``io_sleep`` 100 ms, a task that waits, with the widest space; and ``cpu`` ~0.1 s,
-one that holds the GIL): advise searches within its budget (default 180 s), then every configuration of
-the same space (the same pools, concurrency ladder and worker-process counts, ``Space.grid``) is
-measured with the same trial (same batch length, ceilings measured afresh). Goals: advise's pick gets
+one that holds the GIL): advise classifies the task (the probe) and searches within its budget (default
+180 s, the probe included), then every configuration of the same space (the same pools, concurrency
+ladder and worker-process counts, ``Space.grid``) is measured with the same trial (same batch length,
+ceilings measured afresh). Goals: advise's pick gets
 ≥ 0.9× the throughput of the sweep's best — the two configurations re-measured side by side,
 alternating, medians of ``--repeats`` — in ≤ 1/3 of the sweep's time.
 
@@ -23,13 +24,6 @@ from benchmarks.common import LOG_DIR, lab_environment, report
 
 TIME_GOAL = "<= 0.333"
 THROUGHPUT_GOAL = ">= 0.9"
-
-
-def _classification(workload: str, size: int) -> Any:
-    from config import catalogue
-    from producer.advise.run import catalogue_classification
-
-    return catalogue_classification(catalogue.workload(workload), size)
 
 
 def _sweep(app: Any, settings: Any, request: Any, classification: Any) -> tuple[list[Any], float, list[str]]:
@@ -82,6 +76,7 @@ def measure(task: str, budget_s: float, repeats: int) -> tuple[dict[str, Any], d
     from producer.advise.recommend import config_of, valid
     from producer.advise.run import AdviseRequest, run_advise
     from producer.measure.advise_record import Constraints
+    from producer.measure.probe import classify
     from worker.app import app
     from worker.task_args import WorkloadArgs, default_size
 
@@ -89,8 +84,14 @@ def measure(task: str, budget_s: float, repeats: int) -> tuple[dict[str, Any], d
     size = default_size(task)
     url = settings.effective_target_url if task == "io_http" else ""
     request = AdviseRequest(WorkloadArgs(task, size, url), Constraints(budget_s=budget_s), "stock")
-    classification = _classification(task, size)
-    record = run_advise(app, settings, request, lambda: classification, say=lambda line: print(f"  {line}", flush=True))
+    record = run_advise(
+        app,
+        settings,
+        request,
+        lambda: classify(app, settings, request.args),
+        say=lambda line: print(f"  {line}", flush=True),
+    )
+    classification = record.classification  # the sweep walks the space of the class advise measured
     if record.recommendation is None:
         raise RuntimeError(f"{task}: advise recommended nothing: {record.notes}")
     picked = config_of(record.recommendation.trial)

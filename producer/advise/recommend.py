@@ -1,7 +1,7 @@
 """From the trials to the pick: the fastest that meets every constraint, the runners-up, what ruled what out.
 
-A configuration measured more than once (the search's runoff) counts by the median of its trials, and
-only if every one met the constraints. Among configurations within :data:`TIE_SHARE` of the fastest,
+A configuration measured more than once (the search's runoff) counts by the median of its trials (of
+two, the lower), and only if every one met the constraints. Among configurations within :data:`TIE_SHARE` of the fastest,
 the one with the least memory (peak PSS) wins: a difference that small is noise on a shared machine,
 and memory is what the extra slots or processes cost. Runners-up: the best trial of each other pool
 first, then the next fastest, three in all.
@@ -10,7 +10,6 @@ first, then the next fastest, three in all.
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Mapping
 
 from config.settings import CeleryMode, LabSettings
@@ -37,9 +36,8 @@ def standing(trials: list[Trial]) -> list[tuple[Config, float, Trial]]:
     for config, runs in grouped.items():
         if any(t.ruled_out or not t.throughput for t in runs):
             continue
-        ordered = sorted(runs, key=lambda t: t.throughput or 0.0)
-        middle = ordered[(len(ordered) - 1) // 2]
-        found.append((config, statistics.median(t.throughput or 0.0 for t in runs), middle))
+        middle = sorted(runs, key=lambda t: t.throughput or 0.0)[(len(runs) - 1) // 2]  # of two, the lower
+        found.append((config, middle.throughput or 0.0, middle))
     return sorted(found, key=lambda item: -item[1])
 
 

@@ -47,19 +47,6 @@ def batch_seconds(budget_s: float) -> float:
     return min(MAX_BATCH_S, max(MIN_BATCH_S, budget_s / BATCH_SHARE_OF_BUDGET))
 
 
-def catalogue_classification(entry: catalogue.Workload, size: int) -> Classification:
-    """The class the catalogue states for a built-in workload: the stand-in until the solo probe classifies it."""
-    label = "waits" if entry.waits else ("releases the GIL while computing" if entry.releases_gil else "holds the GIL")
-    return Classification(
-        label=label,
-        cpu_per_wall=0.0 if entry.waits else 1.0,
-        task_s=size / 1000.0 if entry.waits else 0.0,
-        threads_speedup=None,
-        tasks=0,
-        figures=f"{label}: as the catalogue describes {entry.name} (not measured)",
-    )
-
-
 def trial_setup(
     app: Celery, settings: LabSettings, request: AdviseRequest, classification: Classification, cores: int
 ) -> TrialSetup:

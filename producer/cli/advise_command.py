@@ -9,7 +9,7 @@ import typer
 
 from config import catalogue
 from config.settings import CeleryMode, get_settings
-from producer.cli.options import build_args, size_help
+from producer.cli.options import ArgsOption, KwargsOption, TaskOption, build_args, size_help, task_args
 from producer.console import err, out
 from producer.errors import BadInput, LabError
 
@@ -31,7 +31,10 @@ def advise(
     workload: Annotated[
         str | None, typer.Option(help=f"a workload of the catalogue ({', '.join(catalogue.WORKLOADS)})")
     ] = None,
-    size: Annotated[int | None, typer.Option(help=f"default: the workload's own. {size_help()}")] = None,
+    task: TaskOption = None,
+    call_args: ArgsOption = None,
+    call_kwargs: KwargsOption = None,
+    size: Annotated[int | None, typer.Option(help=f"--workload's size (default: its own). {size_help()}")] = None,
     max_p95_ms: Annotated[
         float | None, typer.Option("--max-p95-ms", help="rule out configurations whose p95 run time is above this")
     ] = None,
@@ -51,16 +54,20 @@ def advise(
     configurations and the record still come out); 2 for bad input.
     """
     from producer.advise.render import summary_lines, trials_table
-    from producer.advise.run import AdviseRequest, catalogue_classification, run_advise
+    from producer.advise.run import AdviseRequest, run_advise
     from producer.cli.measure_commands import stop_cleanly_on_sigterm
     from producer.measure.advise_record import Constraints
+    from producer.measure.probe import classify
     from producer.measure.records import write_record
+    from producer.measure.user_tasks import task_info
     from producer.processes.redis_server import require_redis
     from worker.app import app as celery_app
 
     settings = get_settings()
-    if workload is None:
-        raise BadInput("give --workload NAME (a workload of the catalogue)")
+    if (workload is None) == (task is None):
+        raise BadInput("give --workload NAME or --task package.module:function, one of the two")
+    if task is not None and size is not None:
+        raise BadInput("--size goes with --workload (a task takes --args and --kwargs)")
     if celery not in MODES:
         raise BadInput(f"--celery must be one of {', '.join(MODES)}, got {celery!r}")
     mode = cast(CeleryMode, celery)
@@ -68,21 +75,23 @@ def advise(
         from config.celery_mode import check_tested_versions
 
         check_tested_versions(settings)
-    args = build_args(workload, size, None)
+    user = task_args(task, call_args, call_kwargs)
+    args = user or build_args(workload or "", size, None)
     constraints = Constraints(
         max_p95_ms=_positive(max_p95_ms, "--max-p95-ms"),
         max_memory_mb=_positive(max_memory_mb, "--max-memory-mb"),
         budget_s=_positive(budget_s, "--budget-s") or DEFAULT_BUDGET_S,
     )
     require_redis(settings.broker_url, settings.broker_connect_timeout_s)
-    entry = catalogue.workload(args.workload)
-    request = AdviseRequest(args, constraints, mode)
+    # A user's task: its workers need the allow-list, and so does the command to paste.
+    task_env = {"LAB_TASK_MODULES": settings.task_modules} if user else {}
+    request = AdviseRequest(args, constraints, mode, task_info(args), task_env)
     with stop_cleanly_on_sigterm():
         record = run_advise(
             celery_app,
             settings,
             request,
-            lambda: catalogue_classification(entry, args.size),
+            lambda: classify(celery_app, settings, args),
             say=lambda line: err.print(line, highlight=False, markup=False),
         )
     path = write_record(settings, record)
