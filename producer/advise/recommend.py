@@ -1,10 +1,10 @@
 """From the trials to the pick: the fastest that meets every constraint, the runners-up, what ruled what out.
 
 A configuration measured more than once (the search's runoff) counts by the median of its trials (of
-two, the lower), and only if every one met the constraints. Among configurations within :data:`TIE_SHARE` of the fastest,
-the one with the least memory (peak PSS) wins: a difference that small is noise on a shared machine,
-and memory is what the extra slots or processes cost. Runners-up: the best trial of each other pool
-first, then the next fastest, three in all.
+two, the lower), and only if every one met the constraints. Among configurations within
+:data:`TIE_SHARE` of the fastest, the one with the least memory (peak PSS) wins: a difference that
+small is noise on a shared machine, and memory is what the extra slots or processes cost.
+Runners-up: the best trial of each other pool first, then the next fastest, three in all.
 """
 
 from __future__ import annotations
