@@ -20,8 +20,12 @@ from tests.helpers import producer
 CORES = os.cpu_count() or 1
 
 
+#: The allow-list that lets workers (and the producer) run the sample user tasks.
+SAMPLE = {"LAB_TASK_MODULES": "tests.user_tasks_sample"}
+
+
 def _advise(tmp_path: Path, *args: str, timeout: float = 240) -> tuple[Any, dict[str, Any], Path]:
-    result = producer("advise", *args, "--json", timeout=timeout, LAB_RESULTS_DIR=str(tmp_path))
+    result = producer("advise", *args, "--json", timeout=timeout, LAB_RESULTS_DIR=str(tmp_path), **SAMPLE)
     paths = sorted(tmp_path.glob("advise-*.json"))
     assert len(paths) == 1, (paths, result.stderr[-3000:])
     return result, json.loads(result.stdout) if result.stdout.strip() else {}, paths[0]
@@ -63,6 +67,28 @@ def test_a_task_that_waits_gets_a_thread_or_gevent_pool(tmp_path: Path) -> None:
     assert "Advise: io_sleep" in text and f"-P {chosen['pool']} -c {chosen['concurrency']} " in text
 
 
+def test_a_user_task_that_holds_the_gil_gets_a_process_pool_sized_to_the_cores(tmp_path: Path) -> None:
+    function = "tests.user_tasks_sample:hold_gil"
+    result, record, _ = _advise(tmp_path, "--task", function, "--kwargs", '{"n": 400000}', "--budget-s", "40")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert record["task"] == {"function": function, "call_args": [], "call_kwargs": {"n": 400000}}
+    assert record["classification"]["label"] == "holds the GIL"  # measured by the probe
+    chosen = record["recommendation"]["trial"]
+    assert not catalogue.pool(chosen["pool"]).gil_per_process
+    assert CORES in (chosen["concurrency"], chosen["concurrency"] * chosen["workers"])
+    assert record["recommendation"]["command"].startswith("LAB_CELERY_MODE=stock ")
+    assert "LAB_TASK_MODULES=tests.user_tasks_sample " in record["recommendation"]["command"]
+
+
+def test_a_user_task_that_waits_gets_a_thread_or_gevent_pool(tmp_path: Path) -> None:
+    function = "tests.user_tasks_sample:wait"
+    result, record, _ = _advise(tmp_path, "--task", function, "--kwargs", '{"ms": 50}', "--budget-s", "40")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert record["classification"]["label"] == "waits"
+    assert record["recommendation"]["trial"]["pool"] in ("threads", "gevent")
+    assert all(t["failed"] == t["lost"] == 0 for t in record["trials"])
+
+
 def test_a_memory_limit_nothing_meets_is_said_clearly(tmp_path: Path) -> None:
     result, record, _ = _advise(
         tmp_path, "--workload", "io_sleep", "--size", "10", "--max-memory-mb", "1", "--budget-s", "40"
@@ -90,11 +116,17 @@ def test_a_memory_limit_nothing_meets_is_said_clearly(tmp_path: Path) -> None:
         (["--workload", "cpu", "--max-memory-mb", "-5"], "--max-memory-mb must be a positive number, got -5"),
         (["--workload", "cpu", "--celery", "both"], "--celery must be one of stock, lab, got 'both'"),
         (["--workload", "cpu", "--size", "999999999"], "size 999999999 for cpu is above the cap"),
-        ([], "give --workload NAME"),
+        ([], "give --workload NAME or --task package.module:function, one of the two"),
+        (["--workload", "cpu", "--task", "tests.user_tasks_sample:wait"], "give --workload NAME or --task"),
+        (["--task", "tests.user_tasks_sample:nope"], "--task: module 'tests.user_tasks_sample' has no attribute"),
+        (["--task", "os:getcwd"], "--task: module 'os' is not allowed by LAB_TASK_MODULES"),
+        (["--task", "tests.user_tasks_sample:wait", "--args", "[1,"], "--args is not JSON"),
+        (["--task", "tests.user_tasks_sample:wait", "--size", "3"], "--size goes with --workload"),
+        (["--workload", "cpu", "--kwargs", "{}"], "--args and --kwargs go with --task"),
     ],
 )
 def test_bad_input_is_one_line(args: list[str], message: str) -> None:
-    result = producer("advise", *args)
+    result = producer("advise", *args, **SAMPLE)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"producer: error: {message}"), lines

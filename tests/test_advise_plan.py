@@ -32,6 +32,12 @@ def test_the_class_picks_the_pools_from_the_catalogue() -> None:
     assert any(line.startswith("threads_nogil: ") for line in left_out)
 
 
+def test_a_task_only_unfit_pools_run_is_tried_on_them() -> None:
+    space = search_space("holds the GIL", catalogue.workload("io_sleep_async"), SETTINGS, 2)
+    assert [ladder.pool for ladder in space.ladders] == ["asyncio"]
+    assert "asyncio: tried anyway (holds the GIL): no other pool runs the task" in space.left_out
+
+
 def test_ladders_start_where_the_class_says_and_stay_on_powers_of_two() -> None:
     space = search_space("waits", catalogue.workload("io_sleep"), SETTINGS, 2)
     threads, prefork = space.ladder("threads"), space.ladder("prefork")

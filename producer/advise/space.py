@@ -133,14 +133,23 @@ def search_space(label: TaskClass, workload: catalogue.Workload, settings: LabSe
     """The pools for a task of class ``label``: default-interpreter pools first, then the others."""
     ladders: list[Ladder] = []
     left_out: list[str] = []
+    unfit: list[catalogue.Pool] = []
     for entry in sorted(catalogue.POOLS.values(), key=lambda pool: pool.interpreter != "default"):
         if entry.name == catalogue.REFERENCE_POOL:
             continue
-        reason = entry.refuses(workload) or _unfit(entry, label)
+        reason = entry.refuses(workload)
         if reason is None and interpreter_for(entry, settings) is None:
             reason = f"its {entry.interpreter} interpreter is not built here (see docs/models.md)"
+        if reason is None and _unfit(entry, label):
+            unfit.append(entry)
+            reason = _unfit(entry, label)
         if reason:
             left_out.append(f"{entry.name}: {reason}")
             continue
         ladders.append(_ladder(entry, label, cores))
+    if not ladders and unfit:  # e.g. an async def task: only the pools that run coroutines run it at all
+        ladders = [_ladder(entry, label, cores) for entry in unfit]
+        names = {entry.name for entry in unfit}
+        left_out = [line for line in left_out if line.split(":", 1)[0] not in names]
+        left_out += [f"{name}: tried anyway ({label}): no other pool runs the task" for name in sorted(names)]
     return Space(ladders, left_out)
