@@ -7,7 +7,7 @@ the per-process consumer ceiling or one process's GIL → double the worker proc
 noise (10 %) ends that direction; a trial that breaks a constraint (``--max-p95-ms``, ``--max-memory-mb``)
 is ruled out and the climb steps down instead (half the concurrency, then fewer processes). The next
 step always goes to the pool whose best figure is highest; a pool under half the best is not climbed.
-When the climbs end, the configurations within 20 % of the fastest are measured once more, and each
+When the climbs end, the configurations within 40 % of the fastest are measured once more, and each
 configuration is judged by the median of its trials. Before each trial its cost is estimated (the
 pool's last start-up and shutdown, the batch length, the task's time): a trial that would not fit the
 budget is not started.
@@ -22,10 +22,9 @@ from dataclasses import dataclass, field
 from config import catalogue
 from producer.advise import bottleneck, recommend
 from producer.advise.space import Config, Ladder, Space
-from producer.advise.trial import TrialSetup, run_trial
+from producer.advise.trial import CEILING_ROUNDS, CEILING_TASKS_PER_PROCESS, TrialSetup, run_trial
 from producer.errors import LabError
 from producer.measure.advise_record import Constraints, Trial
-from producer.measure.ceiling import PROBE_BATCH, PROBE_ROUNDS
 
 #: A step must beat the trial it started from by more than this share: below it, the figures are noise.
 NOISE = 0.10
@@ -38,7 +37,7 @@ PER_PROCESS_S = 0.5
 CORES_BUSY_SHARE = 0.8
 #: Configurations within this share of the fastest are measured once more at the end (at most RUNOFF_SIZE):
 #: one trial each is one draw of a noisy machine, the pick goes by the median of a configuration's trials.
-RUNOFF_SHARE = 0.8
+RUNOFF_SHARE = 0.6
 RUNOFF_SIZE = 3
 #: Keys of :attr:`Trial.ruled_out` lines that a smaller configuration may satisfy.
 LIMITS = ("max_p95_ms", "max_memory_mb")
@@ -179,7 +178,7 @@ class Search:
         overhead += PER_PROCESS_S * (config.workers - 1)
         ceiling = 0.0
         if (config.pool, config.workers) not in self.setup.ceilings:
-            ceiling = PROBE_ROUNDS * (0.3 + PROBE_BATCH / 300.0)
+            ceiling = CEILING_ROUNDS * (0.3 + CEILING_TASKS_PER_PROCESS * config.workers / 500.0)
         return overhead + ceiling + 1.2 * self.setup.batch_s + 2 * (self.setup.task_s or 0.0)
 
     def _affordable(self, state: PoolState, config: Config) -> bool:

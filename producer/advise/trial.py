@@ -3,9 +3,10 @@
 A trial starts ``workers`` worker processes of the pool with ``-c concurrency`` (``fleet.running_workers``;
 ``LAB_CELERY_MODE`` in their environment picks stock or lab Celery), runs a warm-up batch (every slot
 for a task that waits, one per core otherwise), measures the consumer ceiling of that pool and process
-count once (no-op batches on the same warm workers, first start → last finish, the best of three, as
-``producer/measure/ceiling.py`` measures it; cached), then one batch sized from the warm-up to last
-about ``batch_s`` seconds, while sampling the workers' memory (PSS/USS), their CPU and everyone else's.
+count once (no-op batches on the same warm workers, first start → last finish, the best of two, as
+``producer/measure/ceiling.py`` measures warm workers but with longer batches; cached), then one batch
+sized from the warm-up to last about ``batch_s`` seconds, while sampling the workers' memory (PSS/USS),
+their CPU and everyone else's.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from config import catalogue
 from config.settings import CeleryMode, LabSettings
 from producer.advise import bottleneck
 from producer.advise.space import Config
+from producer.batch.collect import collect_results
 from producer.batch.run import BatchOutcome, redis_clients, run_batch
 from producer.batch.stats import percentile
+from producer.batch.submit import submit_batch
 from producer.measure import ceiling, cpu_share, memory
 from producer.measure.advise_record import Trial
 from producer.measure.figure_models import TaskClass
@@ -33,6 +36,10 @@ from producer.measure.records import timing_summary
 from producer.processes import fleet
 from worker.task_args import WorkloadArgs
 
+#: The consumer ceiling: the best of CEILING_ROUNDS no-op batches of this many tasks per worker process
+#: (long enough for the prefetch pipeline to fill: a 100-task batch read ~20 % low against long batches).
+CEILING_TASKS_PER_PROCESS = 300
+CEILING_ROUNDS = 2
 #: Fewest tasks in a measured batch, and most (whatever the estimate says).
 MIN_TASKS = 20
 MAX_TASKS = 20_000
@@ -107,15 +114,30 @@ def _batch(setup: TrialSetup, args: WorkloadArgs, count: int, queue: str) -> Bat
 
 
 def _consumer_ceiling(setup: TrialSetup, config: Config, queue: str) -> float | None:
-    """The no-op rate of these warm workers, first start → last finish, best of a few batches
-    (``producer/measure/ceiling.py``; cached per pool × worker processes); None where no-op cannot run."""
+    """The no-op rate of these warm workers, the best of :data:`CEILING_ROUNDS` batches (cached per pool ×
+    worker processes); None where no-op cannot run."""
     key = (config.pool, config.workers)
     if key not in setup.ceilings:
         if catalogue.pool(config.pool).refuses(catalogue.workload(ceiling.NOOP.workload)):
             setup.ceilings[key] = None
         else:
-            setup.ceilings[key] = ceiling.probe_consuming(setup.app, setup.settings, queue, setup.timeout_s())
+            rates = [
+                _noop_rate(setup, queue, CEILING_TASKS_PER_PROCESS * config.workers) for _ in range(CEILING_ROUNDS)
+            ]
+            setup.ceilings[key] = max((rate for rate in rates if rate), default=None)
     return setup.ceilings[key]
+
+
+def _noop_rate(setup: TrialSetup, queue: str, count: int) -> float | None:
+    """No-op tasks/s of the warm workers consuming ``queue``: completed ÷ (last finish − first start)."""
+    broker, backend = redis_clients(setup.settings)
+    batch = submit_batch(setup.app, ceiling.NOOP, count, queue)
+    timeout = setup.timeout_s()
+    records = collect_results(backend, batch.task_ids, timeout_s=timeout, broker=broker, queue=queue).records
+    if len(records) < 2:
+        return None
+    span = max(r["finished"] for r in records) - min(r["started"] for r in records)
+    return len(records) / max(span, 1e-9)
 
 
 def _estimate(warm: BatchOutcome, ceiling_tps: float | None) -> float:
