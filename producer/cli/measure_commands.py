@@ -93,10 +93,10 @@ def run_compare_command(
     as_json: bool = False,
 ) -> CompareRecord:
     """Validate, run, print and record a compare; returns the record."""
+    from producer.broker import require_broker
     from producer.measure.compare import ComparePlan, run_compare
     from producer.measure.compare_table import bottleneck_lines, compare_table
     from producer.measure.records import write_record
-    from producer.processes.redis_server import require_redis
     from worker.app import app as celery_app
 
     settings = get_settings()
@@ -111,7 +111,7 @@ def run_compare_command(
     )
     if not math.isfinite(timeout) or timeout <= 0:
         raise BadInput(f"--timeout must be a positive number of seconds, got {timeout}")
-    require_redis(settings.broker_url, settings.broker_connect_timeout_s)
+    require_broker(settings)
     with stop_cleanly_on_sigterm():
         record = run_compare(celery_app, settings, plan, console=err)
     path = write_record(settings, record)
@@ -163,9 +163,9 @@ def run_sweep_command(
     as_json: bool = False,
 ) -> SweepRecord:
     """Validate, run, print and record a sweep; returns the record."""
+    from producer.broker import require_broker
     from producer.measure.records import write_record
     from producer.measure.sweep import SweepPlan, run_sweep
-    from producer.processes.redis_server import require_redis
     from worker.app import app as celery_app
 
     settings = get_settings()
@@ -183,7 +183,7 @@ def run_sweep_command(
     plan = SweepPlan(
         workload, pool, args, check_positive(chosen, "count", settings.max_count), concurrencies, worker_counts, timeout
     )
-    require_redis(settings.broker_url, settings.broker_connect_timeout_s)
+    require_broker(settings)
 
     def show(point: dict[str, Any]) -> None:
         err.print(

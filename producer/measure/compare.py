@@ -18,7 +18,7 @@ from rich.console import Console
 
 from config import catalogue
 from config.settings import LabSettings
-from producer.batch.run import redis_clients, run_batch
+from producer.batch.run import broker_and_backend, run_batch
 from producer.measure import cpu_share, inprocess
 from producer.measure.analysis import analyse
 from producer.measure.cross_check import cross_check
@@ -100,7 +100,7 @@ def _celery_run(
     repeat: int,
     lab_pids: list[int],
 ) -> dict[str, Any]:
-    broker, backend = redis_clients(settings)
+    broker, backend = broker_and_backend(settings)
     fleet.purge_queue(app, workers.queue)
     cpu_before = fleet.cpu_seconds(workers.pids)
     shares_before = cpu_share.snapshot(lab_pids, broker)
@@ -135,7 +135,7 @@ def _baseline_run(
     repeat: int,
     lab_pids: list[int],
 ) -> dict[str, Any]:
-    broker, _ = redis_clients(settings)
+    broker, _ = broker_and_backend(settings)
     shares_before = cpu_share.snapshot(lab_pids, broker)
     run = inprocess.run_baseline(name, workers, args, plan.count)
     others = cpu_share.others_cores(shares_before, cpu_share.snapshot(lab_pids, broker))

@@ -24,8 +24,9 @@ from celery import Celery
 from config import catalogue
 from config.settings import LabSettings
 from producer.batch.collect import collect_results
-from producer.batch.run import redis_clients
+from producer.batch.run import broker_and_backend
 from producer.batch.submit import submit_batch
+from producer.broker import Broker, as_broker
 from producer.errors import LabError
 from producer.measure.analysis import is_io
 from producer.measure.record_models import SweepRecord
@@ -61,31 +62,14 @@ class SweepPlan:
         return "workers" if len(self.workers) > 1 else "concurrency"
 
 
-def redis_probe(client: redis.Redis, items: int = PROBE_ITEMS, pipeline: int = PROBE_PIPELINE) -> float:
+def redis_probe(client: Broker | redis.Redis, items: int = PROBE_ITEMS, pipeline: int = PROBE_PIPELINE) -> float:
     """LPUSH then RPOP ``items`` small messages, pipelined: message round trips per second Redis sustains."""
-    key = f"lab:probe:{uuid.uuid4().hex}"
-    payload = b"x" * 200
-    started = time.perf_counter()
-    try:
-        for start in range(0, items, pipeline):
-            pipe = client.pipeline(transaction=False)
-            for _ in range(min(pipeline, items - start)):
-                pipe.lpush(key, payload)
-            pipe.execute()
-        for start in range(0, items, pipeline):
-            pipe = client.pipeline(transaction=False)
-            for _ in range(min(pipeline, items - start)):
-                pipe.rpop(key)
-            pipe.execute()
-    finally:
-        client.delete(key)
-    return items / (time.perf_counter() - started)
+    return as_broker(client).probe_rate(items, pipeline)
 
 
-def redis_cpu_seconds(client: redis.Redis) -> float:
-    """CPU seconds the Redis server has used (``INFO cpu``): Redis runs commands on one core."""
-    info = client.info("cpu")
-    return float(info.get("used_cpu_user", 0.0)) + float(info.get("used_cpu_sys", 0.0))
+def redis_cpu_seconds(client: Broker | redis.Redis) -> float:
+    """CPU seconds the broker server has used (Redis' ``INFO cpu``; a local RabbitMQ's process; else 0)."""
+    return as_broker(client).server_cpu_seconds() or 0.0
 
 
 def _agree(records_tp: float, producer_tp: float) -> bool:
@@ -93,11 +77,11 @@ def _agree(records_tp: float, producer_tp: float) -> bool:
     return records_tp == producer_tp == 0 or (records_tp > 0 and abs(producer_tp / records_tp - 1) <= 0.25)
 
 
-def _first_take(broker: redis.Redis, queue: str, queued: int, deadline_s: float) -> float | None:
+def _first_take(broker: Broker, queue: str, queued: int, deadline_s: float) -> float | None:
     """The producer's own clock when the queue first shrinks (consumers pick up on their next BRPOP)."""
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
-        if int(broker.llen(queue)) < queued:
+        if broker.depth(queue) < queued:
             return time.time()
         time.sleep(0.002)
     return None
@@ -115,7 +99,7 @@ def run_point(app: Celery, settings: LabSettings, plan: SweepPlan, concurrency: 
     """One sweep point: start ``workers`` × ``concurrency`` workers, measure the pre-enqueued batch, stop them."""
     run_id = uuid.uuid4().hex[:8]
     gate, queue = f"sweep-gate-{run_id}", f"sweep-{run_id}"
-    broker, backend = redis_clients(settings)
+    broker, backend = broker_and_backend(settings)
     started_workers = fleet.spawn_workers(app, settings, plan.pool, concurrency, gate, count=workers, tag="sweep")
     try:
         warmup = submit_batch(app, plan.args, max(1, min(plan.count, concurrency * workers)), gate)
@@ -135,7 +119,8 @@ def run_point(app: Celery, settings: LabSettings, plan: SweepPlan, concurrency: 
         redis_cpu = redis_cpu_seconds(broker) - redis_cpu_before
     finally:
         fleet.stop_all(started_workers.children)
-        fleet.purge_queue(app, queue)
+        for used in (queue, gate):  # per-run queues: RabbitMQ would keep them for ever
+            broker.drop_queue(used)
     records = collected.records
     first = min((r["started"] for r in records), default=released)
     last = max((r["finished"] for r in records), default=collected.finished_at)
@@ -172,7 +157,7 @@ def run_sweep(
 ) -> SweepRecord:
     """Every point of the plan, then ideals, the Redis probe (workers mode) and the record."""
     cores = psutil.cpu_count() or 1
-    broker, _ = redis_clients(settings)
+    broker, _ = broker_and_backend(settings)
     points = []
     needs_target = catalogue.workload(plan.workload).takes_url
     with fleet.latency_target(settings) if needs_target else nullcontext():

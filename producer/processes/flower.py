@@ -42,7 +42,7 @@ def _read_private(path: Path) -> str:
     return path.read_text().strip()
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
     """Create ``path`` readable by its owner only (no moment where others could read it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
@@ -70,7 +70,7 @@ def flower_password(settings: LabSettings) -> tuple[str, bool]:
             return stored, False
     password = generate_password()
     check_credentials(settings.flower_user, password)
-    _write_private(path, password)
+    write_private(path, password)
     return password, True
 
 
