@@ -113,6 +113,12 @@ class LabSettings(BaseSettings):
         description="RabbitMQ management API (e.g. http://rabbitmq:15672/) for unacknowledged counts; "
         "credentials from LAB_BROKER_URL",
     )
+    rabbitmq_management_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="the stack's private RabbitMQ node: management UI/API on 127.0.0.1 here (0 = none)",
+    )
     rabbitmq_node_dir: str = Field(
         "",
         description="directory of a private RabbitMQ node the lab started (node.json: node name, Erlang cookie), "

@@ -15,6 +15,11 @@ from config.settings import LabSettings
 from producer.broker.base import Broker, BrokerKind, QueueCounts, Whereabouts
 from producer.errors import LabError
 
+#: Where the right credentials are when RabbitMQ refuses them.
+CREDENTIALS_HINT = (
+    "check LAB_BROKER_URL; the stack's private node: the URL `producer stack up` printed, or its node.json"
+)
+
 __all__ = ["Broker", "BrokerKind", "QueueCounts", "Whereabouts", "as_broker", "broker_kind", "open_broker"]
 
 
@@ -60,12 +65,12 @@ def require_broker(settings: LabSettings) -> None:
     except OperationalError as error:
         text = str(error)
         if "ACCESS_REFUSED" in text or "AccessRefused" in text or "403" in text:
-            raise LabError(f"RabbitMQ at {url} refused the credentials (check LAB_BROKER_URL)") from None
+            raise LabError(f"RabbitMQ at {url} refused the credentials ({CREDENTIALS_HINT})") from None
         raise LabError(f"cannot reach RabbitMQ at {url}: {text} (is the stack up? `producer stack up`)") from None
     except (ValueError, TypeError) as error:
         raise LabError(f"malformed AMQP URL {url}: {error}", exit_code=2) from None
     except Exception as error:  # py-amqp's own: access refused, a broken handshake
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         if "ACCESS_REFUSED" in reason or "AccessRefused" in type(error).__name__:
-            raise LabError(f"RabbitMQ at {url} refused the credentials (check LAB_BROKER_URL)") from None
+            raise LabError(f"RabbitMQ at {url} refused the credentials ({CREDENTIALS_HINT})") from None
         raise LabError(f"cannot reach RabbitMQ at {url}: {reason}") from None

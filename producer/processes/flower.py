@@ -74,8 +74,14 @@ def flower_password(settings: LabSettings) -> tuple[str, bool]:
     return password, True
 
 
-def flower_env(base: dict[str, str], user: str, password: str) -> dict[str, str]:
-    """Flower's environment: ``base`` plus basic auth, and never the unauthenticated-API switch."""
-    env = {k: v for k, v in base.items() if k != "FLOWER_UNAUTHENTICATED_API"}
+def flower_env(base: dict[str, str], user: str, password: str, broker_api: str = "") -> dict[str, str]:
+    """Flower's environment: ``base`` plus basic auth, and never the unauthenticated-API switch.
+
+    ``broker_api`` (RabbitMQ's management API with credentials) goes in ``FLOWER_BROKER_API``, Flower's
+    ``--broker_api`` read from its environment, so the password is not on a command line.
+    """
+    env = {k: v for k, v in base.items() if k not in ("FLOWER_UNAUTHENTICATED_API", "FLOWER_BROKER_API")}
     env["FLOWER_BASIC_AUTH"] = f"{user}:{password}"
+    if broker_api:
+        env["FLOWER_BROKER_API"] = broker_api
     return env
