@@ -61,13 +61,18 @@ class PrivateRabbit:
         self.child = None
 
 
-@contextlib.contextmanager
-def private_rabbit(base: Path) -> Iterator[PrivateRabbit]:
-    """A started :class:`PrivateRabbit` in ``base``, stopped by PID on exit; the test is skipped without RabbitMQ."""
+def skip_without_rabbitmq() -> None:
+    """Skip the test, with the one-line reason, when rabbitmq-server is missing and cannot be installed."""
     try:
         ensure_rabbitmq_installed()
     except LabError as error:
         pytest.skip(str(error))
+
+
+@contextlib.contextmanager
+def private_rabbit(base: Path) -> Iterator[PrivateRabbit]:
+    """A started :class:`PrivateRabbit` in ``base``, stopped by PID on exit; the test is skipped without RabbitMQ."""
+    skip_without_rabbitmq()
     server = PrivateRabbit(new_node(base, free_port(), free_port()))
     server.start()
     try:
