@@ -76,6 +76,11 @@ def build_celery_config(settings: LabSettings) -> dict[str, Any]:
         # RabbitMQ: messages survive a broker restart (persistent, in durable queues); heartbeats find a
         # dead peer. A worker's unacknowledged messages go back to the queue when its connection closes.
         "task_default_delivery_mode": "persistent",
+        # After a reconnect Celery lowers the prefetch count and raises it again from the ack path: on a
+        # threads worker that is a blocking basic.qos from a pool thread, whose read races the event
+        # loop's. Measured on RabbitMQ (tests/test_reliability_rabbitmq.py): "UnexpectedFrame", then the
+        # worker consumed nothing more. Redis' basic.qos is local: the reduction stays on there.
+        "worker_enable_prefetch_count_reduction": not settings.broker_is_amqp,
         "broker_heartbeat": settings.broker_heartbeat_s,
         "task_default_queue_type": settings.rabbitmq_queue_type,
         # Per-run queues (sweep's) are declared by Celery on first use: the same type as the lab's.

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import kombu.pools
 import psutil
 import pytest
 import redis
@@ -41,8 +42,13 @@ class PrivateRabbit:
         return self.node.url
 
     def start(self) -> None:
-        """Start (or restart) the node: same name, ports, data (durable queues and persistent messages)."""
+        """Start (or restart) the node: same name, ports, data (durable queues and persistent messages).
+
+        kombu's process-wide connection pools (keyed by URL, shared by every app here) still hold connections
+        to the node before the restart: they are dropped, as a restarted producer process would have none.
+        """
         self.child = start_node(self.node)
+        kombu.pools.reset()
 
     def beam_pid(self) -> int:
         """The Erlang VM's PID (the child is the script's ``sh``, which stops the VM on SIGTERM)."""
