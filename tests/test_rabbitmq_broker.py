@@ -29,12 +29,12 @@ from tests.helpers import ROOT
 from tests.rabbitmq import PrivateRabbit, empty, rabbit_settings, wait_for_counts
 from worker.task_args import WorkloadArgs
 
-DB = 8
+DB = 12
 
 
 @pytest.fixture(scope="module")
 def settings_mq(rabbitmq: PrivateRabbit, tmp_path_factory: pytest.TempPathFactory) -> LabSettings:
-    """The session node as broker, results in Redis database 8, records in a temporary directory."""
+    """The session node as broker, results in Redis database 12, records in a temporary directory."""
     values = rabbit_settings(rabbitmq, DB, execution_log=False).model_dump()
     values["results_dir"] = tmp_path_factory.mktemp("results-mq")
     settings = LabSettings(**values)

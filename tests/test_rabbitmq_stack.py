@@ -44,7 +44,7 @@ def test_stack_up_on_a_silent_amqp_url_starts_a_private_node_and_down_stops_it(t
     port = free_port()
     env = child_env(
         LAB_BROKER_URL=f"amqp://127.0.0.1:{port}//",
-        LAB_RESULT_BACKEND=results_url(9),
+        LAB_RESULT_BACKEND=results_url(13),
         LAB_STATE_DIR=str(tmp_path / "state"),
         LAB_TARGET_PORT=str(free_port()),
         LAB_FLOWER_PORT=str(free_port()),

@@ -34,7 +34,7 @@ from tests.rabbitmq import PrivateRabbit, empty, private_rabbit, rabbit_settings
 from tests.test_reliability_worker import _running
 from worker.task_args import WorkloadArgs
 
-DB = 10
+DB = 14
 COUNT = 30
 #: Stop the node inside the send callback after this many tasks (publishing in chunks of 5).
 STOP_AFTER, CHUNK = 10, 5
