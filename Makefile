@@ -109,6 +109,7 @@ HOST_PIP_INDEX = $${PIP_INDEX_URL:-$$($(PYTHON) -m pip config get global.index-u
 	@umask 077; sed -e "s/^REDIS_PASSWORD=$$/REDIS_PASSWORD=$$($(PYTHON) -c 'import secrets; print(secrets.token_hex(24))')/" \
 		-e "s/^LAB_FLOWER_PASSWORD=$$/LAB_FLOWER_PASSWORD=$$($(PYTHON) -c 'import secrets; print(secrets.token_hex(12))')/" \
 		-e "s/^GRAFANA_ADMIN_PASSWORD=$$/GRAFANA_ADMIN_PASSWORD=$$($(PYTHON) -c 'import secrets; print(secrets.token_hex(12))')/" \
+		-e "s/^RABBITMQ_PASSWORD=$$/RABBITMQ_PASSWORD=$$($(PYTHON) -c 'import secrets; print(secrets.token_hex(24))')/" \
 		.env.example > .env
 	@echo "wrote .env with generated passwords (Flower: user admin, LAB_FLOWER_PASSWORD in .env)"
 
