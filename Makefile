@@ -119,9 +119,9 @@ compose-up: .env
 compose-down:
 	$(COMPOSE) down
 
-## compose-test: build, start, scale and exercise the compose stack for real (needs a Docker engine)
+## compose-test: build, start, scale and exercise the compose stack for real, on Redis then on RabbitMQ (needs a Docker engine)
 compose-test: venv
-	PIP_INDEX_URL="$(HOST_PIP_INDEX)" $(BIN)/python -m pytest -m compose -s -p no:cacheprovider tests/test_compose.py
+	PIP_INDEX_URL="$(HOST_PIP_INDEX)" $(BIN)/python -m pytest -m compose -s -p no:cacheprovider tests/test_compose.py tests/test_compose_rabbitmq.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .lab results test-artifacts .pytest_cache .mypy_cache .ruff_cache
