@@ -121,6 +121,7 @@ def run_point(app: Celery, settings: LabSettings, plan: SweepPlan, concurrency: 
         fleet.stop_all(started_workers.children)
         for used in (queue, gate):  # per-run queues: RabbitMQ would keep them for ever
             broker.drop_queue(used)
+        broker.close()
     records = collected.records
     first = min((r["started"] for r in records), default=released)
     last = max((r["finished"] for r in records), default=collected.finished_at)
