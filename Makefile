@@ -8,9 +8,9 @@ STAMP  := $(VENV)/.installed-stamp
 UV_VERSION := 0.13.9
 TOOLS  := .tools
 UV     := $(TOOLS)/bin/uv
-LOCKS  := requirements/dev.lock requirements/worker.lock requirements/worker-gevent.lock
+LOCKS  := requirements/dev.lock requirements/worker.lock requirements/worker-gevent.lock requirements/worker-freethreaded.lock
 
-.PHONY: venv lock lock-check demo up down test lint clean compose-up compose-down compose-test freethreaded report bench
+.PHONY: venv lock lock-check demo up down test lint clean compose-up compose-down compose-test pythons freethreaded report bench
 
 # uv looks where pip looks on this machine: pip's indexes, find-links, trusted hosts and CA bundle, read when a
 # recipe runs (PIP_* variables first, else `pip config`), never written into a file. unsafe-best-match = pip's
@@ -49,18 +49,27 @@ venv: $(STAMP)
 ## index-url when set, else the default; no extra indexes or find-links), so every package's hash list
 ## covers all its wheels (the image's Python, other machines), not only the files a local mirror holds.
 ## worker*.lock are constrained by dev.lock: the image runs the versions the tests ran.
-UV_COMPILE = $(UV) pip compile -q --universal --python-version 3.11 --generate-hashes --no-emit-index-url \
+## worker-freethreaded.lock is the free-threaded 3.13t worker's (`make pythons`): dev.lock's versions but
+## requirements/freethreaded-overrides.txt's (pydantic with cp313t wheels), resolved for 3.13.
+UV_COMPILE_ARGS = -q --universal --generate-hashes --no-emit-index-url \
 	--no-emit-find-links --custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade)
+UV_COMPILE = $(UV) pip compile --python-version 3.11 $(UV_COMPILE_ARGS)
+FT_CONSTRAINTS = $(TOOLS)/dev.lock-without-pydantic
 lock: | $(UV)
 	@$(PIP_CONFIG); set -x; \
 		$(UV_COMPILE) --extra dev pyproject.toml -o requirements/dev.lock && \
 		$(UV_COMPILE) -c requirements/dev.lock pyproject.toml -o requirements/worker.lock && \
-		$(UV_COMPILE) -c requirements/dev.lock --extra gevent pyproject.toml -o requirements/worker-gevent.lock
+		$(UV_COMPILE) -c requirements/dev.lock --extra gevent pyproject.toml -o requirements/worker-gevent.lock && \
+		mkdir -p $(TOOLS) && awk '/^[a-z]/ { skip = ($$1 ~ /^pydantic(-core)?==/) } !skip' requirements/dev.lock \
+			> $(FT_CONSTRAINTS) && \
+		$(UV) pip compile --python-version 3.13 $(UV_COMPILE_ARGS) -c $(FT_CONSTRAINTS) \
+			--overrides requirements/freethreaded-overrides.txt pyproject.toml -o requirements/worker-freethreaded.lock
 
 ## lock-check: fail when requirements/*.lock no longer match pyproject.toml (re-locks a scratch copy, diffs)
 lock-check: | $(UV)
 	@rm -rf $(TOOLS)/lock-check && mkdir -p $(TOOLS)/lock-check/requirements \
-		&& cp pyproject.toml $(TOOLS)/lock-check/ && cp $(LOCKS) $(TOOLS)/lock-check/requirements/
+		&& cp pyproject.toml $(TOOLS)/lock-check/ \
+		&& cp $(LOCKS) requirements/freethreaded-overrides.txt $(TOOLS)/lock-check/requirements/
 	@$(MAKE) -s -C $(TOOLS)/lock-check -f $(CURDIR)/Makefile lock UV=$(CURDIR)/$(UV) >/dev/null 2>&1 \
 		|| { echo "lock-check: re-locking failed: run make lock to see why"; exit 1; }
 	@diff -r -q requirements $(TOOLS)/lock-check/requirements >/dev/null \
@@ -76,11 +85,17 @@ demo: venv
 		$(BIN)/producer demo; rc=$$?; $(BIN)/producer stack down; exit $$rc; \
 	fi
 
-## freethreaded: CPython 3.13.5t + a venv for the threads_nogil pool (compare picks it up when present)
-freethreaded:
-	bash scripts/build_freethreaded.sh
+## pythons: CPython 3.13.5 and 3.13.5t from the same sha256-checked tarball, each with a venv of
+## requirements/worker.lock, cached in ~/.cache/concurrency-lab (the interpreters and threads_nogil pools;
+## compare picks them up when present). A re-run with everything built is a no-op.
+## freethreaded: only 3.13.5t (threads_nogil).
+pythons: | $(UV)
+	@$(PIP_INDEXES); UV=$(CURDIR)/$(UV) bash scripts/build_pythons.sh default freethreaded
 
-## report: HTML + Markdown with PNG charts from the records in results/ (compare, sweep)
+freethreaded: | $(UV)
+	@$(PIP_INDEXES); UV=$(CURDIR)/$(UV) bash scripts/build_pythons.sh freethreaded
+
+## report: one self-contained HTML file (charts inline) + Markdown from the records in results/
 report: venv
 	$(BIN)/producer report
 

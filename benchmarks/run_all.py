@@ -23,8 +23,10 @@ BENCHMARKS = {
     "bench_noop": "noop",
     "bench_io": "io",
     "bench_cpu": "cpu",
+    "bench_pythons": "pythons",
     "bench_spawn": "spawn",
     "bench_scaling": "scaling",
+    "bench_asyncio": "asyncio",
 }
 
 

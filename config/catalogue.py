@@ -45,6 +45,10 @@ def _io_slots(settings: LabSettings) -> int:
     return settings.io_concurrency
 
 
+def _async_slots(settings: LabSettings) -> int:
+    return settings.async_concurrency
+
+
 WORKLOADS: dict[str, Workload] = {}
 POOLS: dict[str, Pool] = {}
 BASELINES: dict[str, Pool] = {}
@@ -93,6 +97,11 @@ def any_pool(name: str) -> Pool:
     return entry
 
 
+def refusal(pool_name: str, workload_name: str) -> str | None:
+    """Why the pool (or baseline) cannot run the workload (``Pool.refuses``), or None when it can."""
+    return any_pool(pool_name).refuses(workload(workload_name))
+
+
 def workload_of_task(task_name: str) -> Workload:
     """The workload a Celery task name (``lab.<name>``) runs."""
     return workload(task_name.removeprefix(TASK_PREFIX))
@@ -125,7 +134,17 @@ add_pool(Pool("gevent", "greenlets on one OS thread, sockets monkey-patched", "g
 add_pool(Pool("threads_nogil", "the threads pool on free-threaded CPython (PEP 703)", "threads", _io_slots,
               "LAB_IO_CONCURRENCY threads on free-threaded CPython (PYTHON_GIL=0): CPU work runs on every core",
               gil_per_process=False, process_per_slot=False, tasks_on_main_thread=False, colour="#d62728",
-              interpreter="freethreaded", env={"PYTHON_GIL": "0"}))
+              interpreter="freethreaded", env={"PYTHON_GIL": "0"}, requires_gil_off=True))
+add_pool(Pool("interpreters", "a subinterpreter per slot, each with its own GIL, in one process (PEP 684)",
+              "worker.pools.interpreters_pool:InterpreterPool", _cpu_slots,
+              "one subinterpreter per core (LAB_CPU_CONCURRENCY, 0 = cores): each has its own GIL and OS thread",
+              gil_per_process=False, process_per_slot=False, tasks_on_main_thread=False, colour="#9467bd",
+              interpreter="3.13"))
+add_pool(Pool("asyncio", "coroutines on one event loop (its own thread) in the worker process",
+              "worker.pools.asyncio_pool:AsyncioPool", _async_slots,
+              "LAB_ASYNC_CONCURRENCY coroutines in flight on one event loop: a slot is a coroutine, not a thread",
+              gil_per_process=True, process_per_slot=False, tasks_on_main_thread=False, colour="#8c564b",
+              runs_coroutines=True))
 add_pool(Pool("inproc-threads", "ThreadPoolExecutor in the producer: the threads pool without the queue", "",
               _io_slots, "ThreadPoolExecutor(LAB_IO_CONCURRENCY): the threads pool without the queue",
               gil_per_process=True, process_per_slot=False, tasks_on_main_thread=False, colour="#ffbb78",
@@ -134,6 +153,10 @@ add_pool(Pool("inproc-processes", "ProcessPoolExecutor in the producer: prefork 
               _cpu_slots, "ProcessPoolExecutor(cores): prefork without the queue",
               gil_per_process=False, process_per_slot=True, tasks_on_main_thread=True, colour="#aec7e8",
               in_process="processes"))
+add_pool(Pool("inproc-asyncio", "asyncio.gather under a semaphore in the producer: the asyncio pool without the queue",
+              "", _async_slots, "asyncio.Semaphore(LAB_ASYNC_CONCURRENCY) on one loop: asyncio without the queue",
+              gil_per_process=True, process_per_slot=False, tasks_on_main_thread=False, colour="#c49c94",
+              in_process="asyncio", runs_coroutines=True))
 
 add_workload(Workload("cpu", "worker.workloads:cpu", "pure-Python product loop (the GIL is held)",
                       "n of the product 1·2·…·n", 25000, "max_cpu_size", "cpu", releases_gil=False,
@@ -146,6 +169,13 @@ add_workload(Workload("io_http", "worker.workloads:io_http", "GET from the laten
                       default_pool="threads", arguments=("url", "size", "http_timeout_s")))
 add_workload(Workload("io_sleep", "worker.workloads:io_sleep", "time.sleep (pure waiting)", "ms asleep", 100,
                       "max_io_ms", "wait", releases_gil=True, default_pool="threads"))
+add_workload(Workload("io_http_async", "worker.async_workloads:io_http_async",
+                      "aiohttp GET from the latency target on the event loop (one session per loop)",
+                      "ms the target waits before answering", 100, "max_io_ms", "wait", releases_gil=True,
+                      default_pool="asyncio", arguments=("url", "size", "http_timeout_s"), coroutine=True))
+add_workload(Workload("io_sleep_async", "worker.async_workloads:io_sleep_async", "asyncio.sleep (pure waiting)",
+                      "ms asleep", 100, "max_io_ms", "wait", releases_gil=True, default_pool="asyncio",
+                      coroutine=True, in_default_compare=False))
 add_workload(Workload("noop", "worker.workloads:noop", "nothing: the queue's own cost per task", "unused (0)", 0,
                       None, "overhead", releases_gil=False, default_pool="prefork", arguments=(),
                       in_default_compare=False))

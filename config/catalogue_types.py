@@ -70,13 +70,13 @@ class Workload:
         """The largest accepted size."""
         return int(getattr(settings, self.cap_setting)) if self.cap_setting else 0
 
-    def resolve(self) -> Callable[..., dict[str, Any]]:
-        """The workload function itself."""
+    def resolve(self) -> Callable[..., Any]:
+        """The workload function itself (for a :attr:`coroutine` workload, an ``async def``)."""
         module, _, attribute = self.function.partition(":")
         return getattr(importlib.import_module(module), attribute)
 
-    def call(self, size: int, url: str, settings: LabSettings) -> dict[str, Any]:
-        """Run the workload once with checked arguments."""
+    def call(self, size: int, url: str, settings: LabSettings) -> Any:
+        """Run the workload once with checked arguments (a :attr:`coroutine` workload returns its coroutine)."""
         values: dict[str, Any] = {"size": size, "url": url, "http_timeout_s": settings.http_timeout_s}
         return self.resolve()(*(values[name] for name in self.arguments))
 
@@ -104,8 +104,8 @@ class Pool:
     #: Extra environment for the worker process (e.g. ``PYTHON_GIL=0``).
     env: Mapping[str, str] = field(default_factory=dict)
     in_default_compare: bool = True
-    #: An in-process executor baseline ("threads" or "processes") instead of a Celery worker.
-    in_process: Literal["threads", "processes"] | None = None
+    #: An in-process baseline ("threads", "processes" or "asyncio": one event loop) instead of a Celery worker.
+    in_process: Literal["threads", "processes", "asyncio"] | None = None
     #: Runs ``async def`` workloads on an event loop, and only those.
     runs_coroutines: bool = False
     #: The worker refuses to start when its interpreter's GIL is on (free-threaded pools).

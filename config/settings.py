@@ -31,6 +31,16 @@ class LabSettings(BaseSettings):
     )
     cpu_concurrency: int = Field(0, ge=0, description="0 = number of cores")
     io_concurrency: int = Field(64, ge=1)
+    async_concurrency: int = Field(256, ge=1, description="coroutines in flight in an asyncio worker (its -c)")
+    asyncio_trace_threads: int = Field(
+        8, ge=1, description="threads that run Celery's tracer (result write, ack, events) for the asyncio pool"
+    )
+    asyncio_shutdown_grace_s: float = Field(
+        10.0,
+        ge=0,
+        description="on warm shutdown, how long the asyncio pool waits for tasks in flight; "
+        "the rest stay unacknowledged and are redelivered",
+    )
     prefetch_multiplier: int = Field(4, ge=1)
 
     target_host: str = "127.0.0.1"
@@ -43,6 +53,13 @@ class LabSettings(BaseSettings):
     max_nogil_kib: int = Field(262_144, ge=1)
     max_io_ms: int = Field(60_000, ge=0)
     max_arg_bytes: int = Field(4096, ge=64)
+    task_modules: str = Field(
+        "",
+        description="comma-separated modules or packages whose functions `--task` may run "
+        "(a module is allowed when it is one of them or lies under one; empty = none)",
+    )
+    max_result_bytes: int = Field(65_536, ge=64, description="cap on a user task's JSON-encoded result")
+    max_task_args_bytes: int = Field(65_536, ge=64, description="cap on the JSON of a user task's args + kwargs")
     http_timeout_s: float = Field(10.0, gt=0)
 
     visibility_timeout_s: int = Field(3600, ge=1)
@@ -79,17 +96,18 @@ class LabSettings(BaseSettings):
 
     state_dir: Path = Path(".lab")
     results_dir: Path = Path("results")
-    freethreaded_python: str = ""
+    freethreaded_python: str = Field("", description="the free-threaded Python of threads_nogil (else auto-detected)")
     pool_label: str = Field("", description="overrides the pool name results report, e.g. threads_nogil")
     freethreaded_venv: Path = Field(
         Path.home() / ".cache" / "concurrency-lab" / "venv-3.13t",
-        description="where `make freethreaded` puts its venv (auto-detected)",
+        description="where `make pythons` (or `make freethreaded`) puts the 3.13t venv (auto-detected)",
     )
-    consumer_ceiling_tps: float = Field(
-        600.0,
-        gt=0,
-        description="one worker process's consumer ceiling "
-        "(tasks/s; measured 500–800 here, see `producer sweep --workers`)",
+    py313_python: str = Field(
+        "", description="the default-build CPython 3.13 of the interpreters pool (else auto-detected)"
+    )
+    py313_venv: Path = Field(
+        Path.home() / ".cache" / "concurrency-lab" / "venv-3.13",
+        description="where `make pythons` puts the 3.13 venv (auto-detected)",
     )
     worker_ready_timeout_s: float = Field(60.0, gt=0)
     broker_max_connections: int = Field(
@@ -154,6 +172,11 @@ class LabSettings(BaseSettings):
     def rabbitmq_node_path(self) -> Path:
         """Where the private RabbitMQ node's files (and its node.json) are: the setting, or ``<state dir>/rabbitmq``."""
         return Path(self.rabbitmq_node_dir) if self.rabbitmq_node_dir else self.state_dir / "rabbitmq"
+
+    @property
+    def task_module_list(self) -> tuple[str, ...]:
+        """The modules and packages ``LAB_TASK_MODULES`` allows user tasks from."""
+        return tuple(part.strip() for part in self.task_modules.split(",") if part.strip())
 
     @property
     def cpu_workers(self) -> int:

@@ -32,6 +32,8 @@ def test_compare_fills_every_cell_and_writes_a_record(both_workers: dict[str, st
         "1",
         "--sizes",
         "cpu=2000,io_sleep=20",
+        "--celery",
+        "lab",  # the session's workers run the lab mode: reused only for it
         timeout=240,
         LAB_RESULTS_DIR=str(tmp_path),
     )
@@ -43,15 +45,24 @@ def test_compare_fills_every_cell_and_writes_a_record(both_workers: dict[str, st
     for cell in cells.values():
         assert (cell["completed"], cell["failed"], cell["lost"]) == (4, 0, 0), cell
         assert cell["throughput_median"] > 0 and cell["bottleneck"]["name"]
+        if cell["kind"] == "celery":  # every Celery pool: its workers' memory and their measured ceiling
+            assert cell["memory"]["peak_pss_mb"] > 0 and cell["memory"]["per_slot_uss_mb"] > 0, cell
+            assert cell["consumer_ceiling_tps"] > 0 and cell["celery"] == "lab"
     for run in record["runs"]:
         if run["pool"] in ("prefork", "threads", "solo", "gevent"):
             assert run["reported_pools"] == [run["pool"]]  # the worker that ran them is the pool named
             assert run["check"]["backend_results"] == 4
     assert record["pools"]["solo"]["started_here"] and record["pools"]["gevent"]["started_here"]
     assert not record["pools"]["prefork"]["started_here"]  # the session's worker consumes that queue
+    assert {info["celery"] for name, info in record["pools"].items() if not name.startswith("inproc")} == {"lab"}
+    assert record["pools"]["solo"]["queue"] == "solo.lab" and record["pools"]["prefork"]["queue"] == "prefork"
     assert set(record["verdicts"]) == {"cpu", "io_sleep"}
     assert record["environment"]["cores"] >= 1 and record["environment"]["celery"]
     assert "compare: 4 tasks" in result.stdout and "inproc-processes" in result.stdout
+    # every workload labelled by the same probe as a user task (the 2 ms cpu task is too short to assert on)
+    assert set(record["classifications"]) == {"cpu", "io_sleep"}
+    assert record["classifications"]["io_sleep"]["label"] == "waits"
+    assert "io_sleep: waits — solo: thread CPU ÷ wall" in result.stdout
 
 
 def test_threads_nogil_runs_on_the_free_threaded_interpreter(
@@ -126,16 +137,16 @@ def _run(workload: str, pool: str, throughput: float, cpu_s: float, run_s: float
 
 def test_analysis_speedup_efficiency_bottleneck_and_verdict() -> None:
     pools = {
-        "prefork": {"concurrency": 2, "nodes": ["a"]},
-        "threads": {"concurrency": 8, "nodes": ["b"]},
-        "solo": {"concurrency": 1, "nodes": ["c"]},
+        "prefork": {"concurrency": 2, "nodes": ["a"], "consumer_ceiling_tps": 600.0},
+        "threads": {"concurrency": 8, "nodes": ["b"], "consumer_ceiling_tps": 600.0},
+        "solo": {"concurrency": 1, "nodes": ["c"], "consumer_ceiling_tps": 600.0},
     }
     runs = [
         _run("cpu", "prefork", 19.0, 0.1, 0.1),
         _run("cpu", "threads", 10.0, 0.1, 0.8),
         _run("cpu", "solo", 10.0, 0.1, 0.1),
     ]
-    cells, verdicts = analyse(runs, pools, 10, {"cpu": 25000}, cores=2, consumer_ceiling_tps=600)
+    cells, verdicts = analyse(runs, pools, 10, {"cpu": 25000}, cores=2)
     by_pool = {c["pool"]: c for c in cells}
     assert math.isclose(by_pool["prefork"]["speedup_vs_solo"], 1.9)
     assert math.isclose(by_pool["prefork"]["efficiency"], 0.95)  # ideal: 2 cores / 0.1 s

@@ -11,7 +11,8 @@ import pytest
 
 from config.settings import LabSettings
 from producer.measure.analysis import analyse
-from producer.measure.compare import ComparePlan, _baseline_run, baseline_workers, concurrency_rule
+from producer.measure.compare import ComparePlan, baseline_workers, concurrency_rule
+from producer.measure.compare_runs import baseline_run
 from producer.measure.record_models import SCHEMA_VERSION, CompareRecord, SweepRecord
 from producer.measure.records import RecordError, environment, load_record, load_records, write_record
 from worker.task_args import WorkloadArgs
@@ -24,7 +25,7 @@ def build_compare(settings: LabSettings) -> CompareRecord:
     plan = ComparePlan(["noop"], [], count=4, repeat=2, sizes={"noop": 0})
     args = WorkloadArgs("noop", 0)
     runs = [
-        _baseline_run(name, baseline_workers(name, settings), settings, plan, args, repeat, [])
+        baseline_run(name, baseline_workers(name, settings), settings, args, plan.count, repeat, [])
         for repeat in range(plan.repeat)
         for name in BASELINES
     ]
@@ -43,7 +44,6 @@ def build_compare(settings: LabSettings) -> CompareRecord:
         plan.count,
         plan.sizes,
         cores=os.cpu_count() or 1,
-        consumer_ceiling_tps=settings.consumer_ceiling_tps,
     )
     return CompareRecord.model_validate(
         {
@@ -110,7 +110,7 @@ def build_sweep(settings: LabSettings, title: str = "noop on threads: tasks/s vs
             "x_label": "concurrency (slots per worker)",
             "ideal_label": "ideal",
             "redis_limit_tps": None,
-            "consumer_ceiling_tps": settings.consumer_ceiling_tps,
+            "consumer_ceiling_tps": 600.0,
             "notes": [],
         }
     )

@@ -1,11 +1,13 @@
-"""`producer report`: HTML + Markdown with existing images from real records; a bad record is one line."""
+"""`producer report`: one self-contained HTML file (charts inline) from real records; a bad record is one line."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -57,20 +59,43 @@ def test_report_renders_html_referencing_existing_pngs(both_workers: dict[str, s
     result = producer("report", "--out", str(tmp_path / "report"), **env)
     assert result.returncode == 0, result.stderr
     page = (tmp_path / "report" / "index.html").read_text()
-    images = re.findall(r"<img src='([^']+)'", page)
-    assert len(images) == 3  # throughput, latency, one sweep
-    for name in images:
-        image = tmp_path / "report" / name
-        assert image.exists() and image.read_bytes().startswith(b"\x89PNG")
+    assert_self_contained(page)
+    images = re.findall(r'<img src="data:image/png;base64,([^"]+)"', page)
+    assert len(images) >= 3  # throughput, latency, one sweep (and memory when the compare measured it)
+    assert all(base64.b64decode(image).startswith(b"\x89PNG") for image in images)
+    assert not list((tmp_path / "report").glob("*.png"))  # nothing the page needs lives beside it
     assert "noop: " in page and "<table>" in page
-    markdown = (tmp_path / "report" / "report.md").read_text()
-    assert all(f"({name})" in markdown for name in images)
+    assert "inline in the HTML report" in (tmp_path / "report" / "report.md").read_text()
+    assert "Compare" in result.stdout and "noop" in result.stdout  # the terminal shows the same report
+
+
+class _Tags(HTMLParser):
+    """Every start tag of a page with its attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+def assert_self_contained(page: str) -> None:
+    """One file: every src is inline PNG data, every href an anchor in the page; nothing fetched, nothing run."""
+    parser = _Tags()
+    parser.feed(page)
+    assert parser.tags and not {tag for tag, _ in parser.tags} & {"script", "link", "iframe", "object", "embed"}
+    for tag, attrs in parser.tags:
+        assert (attrs.get("src") or "data:image/png;base64,").startswith("data:image/png;base64,"), tag
+        assert (attrs.get("href") or "#").startswith("#"), tag
+        assert not {"srcset", "action", "poster", "background"} & set(attrs), tag
+    assert "url(" not in page and "@import" not in page
 
 
 def test_report_without_records_is_one_line_error(tmp_path: Path, settings: Any) -> None:
     result = producer("report", LAB_RESULTS_DIR=str(tmp_path / "empty"))
     assert result.returncode == 1
-    assert result.stderr.strip().startswith("producer: error: no compare or sweep records")
+    assert result.stderr.strip().startswith("producer: error: no compare, sweep or advise records")
 
 
 @pytest.fixture()
@@ -147,7 +172,7 @@ def test_without_matplotlib_the_report_has_no_charts_and_says_how_to_get_them(
         env=child_env(LAB_RESULTS_DIR=str(local_settings.results_dir)),
     )
     assert result.returncode == 0, result.stderr
-    assert "pip install 'concurrency-lab[charts]'" in result.stderr and "(0 charts)" in result.stderr
+    assert "pip install 'concurrency-lab[charts]'" in result.stderr and "0 charts inline" in result.stderr
     assert "Traceback" not in result.stderr
     page = (tmp_path / "report" / "index.html").read_text()
     assert "<img" not in page and "concurrency-lab[charts]" in page

@@ -32,6 +32,16 @@ def _refuse_untested_lab_mode(sender: Any = None, **_: Any) -> None:
         print(f"worker: note: {REDIS_ONLY_NOTE}", file=sys.stderr)
 
 
+@celeryd_init.connect
+def _refuse_gil_on(sender: Any = None, options: dict[str, Any] | None = None, **_: Any) -> None:
+    """A worker of a pool that requires the GIL off (threads_nogil) exits with one line when it is on."""
+    label = get_settings().pool_label or runtime.pool_name_of((options or {}).get("pool_cls", ""))
+    problem = runtime.gil_problem(catalogue.find_pool(label))
+    if problem:
+        print(f"worker: error: {problem}", file=sys.stderr)
+        raise SystemExit(2)
+
+
 @worker_init.connect
 def _record_pool(sender: Any = None, **_: Any) -> None:
     label = get_settings().pool_label

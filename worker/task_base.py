@@ -7,6 +7,7 @@ the catalogue's bounds, arm the soft-deadline backstop (``worker/soft_deadline.p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from celery import Task
@@ -17,7 +18,7 @@ from config.settings import get_settings
 from worker.pools import offload
 from worker.runtime import current_pool_name, timed_run
 from worker.soft_deadline import soft_deadline
-from worker.task_args import WorkloadArgs, check_args, check_enqueued
+from worker.task_args import WorkloadArgs, WorkloadRefused, check_args, check_enqueued
 
 
 class WorkloadTask(Task):
@@ -56,17 +57,26 @@ class WorkloadTask(Task):
             return dict(done.unwrap())
         settings = get_settings()
         entry = catalogue.workload(self.workload)
+        if entry.coroutine:
+            raise WorkloadRefused(_not_on_a_loop(entry))
         args, stamp = self._checked(entry, size, url, enqueued)
+        return self.run_timed(entry.name, lambda: entry.call(args.size, args.url, settings), stamp)
+
+    def run_timed(self, name: str, call: Callable[[], Any], enqueued: float | None) -> dict[str, Any]:
+        """``call`` under the soft deadline, timed as every result is (``timed_run``); a soft limit reads clearly."""
         try:
             with soft_deadline(self.soft_time_limit, current_pool_name()):
-                return timed_run(
-                    lambda: entry.call(args.size, args.url, settings),
-                    workload=entry.name,
-                    hostname=self.request.hostname or "",
-                    enqueued=stamp,
-                )
+                return timed_run(call, workload=name, hostname=self.request.hostname or "", enqueued=enqueued)
         except SoftTimeLimitExceeded:
             limit = (self.request.timelimit or (None, None))[1] or self.soft_time_limit
             raise SoftTimeLimitExceeded(
-                f"{entry.name} ran past its soft time limit of {limit} s (LAB_CPU_SOFT_TIME_LIMIT_S)"
+                f"{name} ran past its soft time limit of {limit} s (LAB_CPU_SOFT_TIME_LIMIT_S)"
             ) from None
+
+
+def _not_on_a_loop(entry: catalogue.Workload) -> str:
+    """Why an ``async def`` workload reached a synchronous run: the catalogue's reason this worker's pool refuses it."""
+    name = current_pool_name()
+    pool = catalogue.POOLS.get(name)
+    reason = pool.refuses(entry) if pool is not None else None
+    return reason or f"{entry.name} is async def and this worker ({name}) ran it without an event loop"

@@ -1,4 +1,4 @@
-"""One Celery task per catalogue workload (``lab.<name>``), each a thin call into :class:`WorkloadTask`."""
+"""One Celery task per catalogue workload (``lab.<name>``), a thin call into :class:`WorkloadTask`; and ``lab.user``."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from celery import Task
 
 from config import catalogue
 from config.settings import get_settings
-from worker import execution_log
+from worker import execution_log, user_task
 from worker.app import app
 from worker.runtime import set_per_task_logs
+from worker.task_args import USER_TASK as USER_TASK_NAME
 from worker.task_base import WorkloadTask
 
 _settings = get_settings()
@@ -18,13 +19,16 @@ execution_log.install(_settings)
 set_per_task_logs(_settings.task_log)  # before the consumer and the pool start (prefork children inherit it)
 
 
+#: The CPU soft/hard time limits (``LAB_CPU_*_TIME_LIMIT_S``), for the workloads they apply to and user tasks.
+CPU_LIMITS: dict[str, Any] = {
+    "soft_time_limit": _settings.cpu_soft_time_limit_s,
+    "time_limit": _settings.cpu_hard_time_limit_s,
+}
+
+
 def register(entry: catalogue.Workload) -> Task:
     """Register the task that runs ``entry``: its name, base class, and the CPU time limits where they apply."""
-    limits: dict[str, Any] = (
-        {"soft_time_limit": _settings.cpu_soft_time_limit_s, "time_limit": _settings.cpu_hard_time_limit_s}
-        if entry.time_limited
-        else {}
-    )
+    limits: dict[str, Any] = CPU_LIMITS if entry.time_limited else {}
 
     def run(
         self: WorkloadTask, size: int = entry.default_size, url: str = "", enqueued: float | None = None
@@ -35,4 +39,8 @@ def register(entry: catalogue.Workload) -> Task:
     return app.task(name=entry.task_name, bind=True, base=WorkloadTask, workload=entry.name, **limits)(run)
 
 
-TASKS: dict[str, Task] = {name: register(entry) for name, entry in catalogue.WORKLOADS.items()}
+TASKS: dict[str, Task] = {
+    name: register(entry) for name, entry in catalogue.WORKLOADS.items() if entry.task_name != USER_TASK_NAME
+}
+#: ``lab.user``: a user's function by name (``--task``), from the modules ``LAB_TASK_MODULES`` allows.
+USER_TASK: Task = user_task.register(app, CPU_LIMITS)

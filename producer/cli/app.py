@@ -52,7 +52,10 @@ def _root(
 def build_app() -> typer.Typer:
     """The CLI. Built after the catalogue's extensions are loaded, so their names show in help and choices."""
     from producer.cli.batch_commands import register as register_batch_commands
+    from producer.cli.diff_command import HELP as DIFF_HELP
+    from producer.cli.diff_command import diff
     from producer.cli.measure_commands import register as register_measure_commands
+    from producer.cli.probe_command import probe
     from producer.cli.report_command import report
     from producer.cli.stack_commands import stack_app
 
@@ -66,7 +69,9 @@ def build_app() -> typer.Typer:
     app.callback()(_root)
     register_batch_commands(app)  # submit, demo, watch
     register_measure_commands(app)  # compare, sweep
+    app.command()(probe)
     app.command()(report)
+    app.command(help=DIFF_HELP)(diff)
     app.add_typer(stack_app, name="stack")
     return app
 

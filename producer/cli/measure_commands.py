@@ -13,7 +13,11 @@ import typer
 from config import catalogue
 from config.settings import LabSettings, get_settings
 from producer.cli.options import (
+    ArgsOption,
+    KwargsOption,
     PoolName,
+    ProbeOption,
+    TaskOption,
     WorkloadName,
     build_args,
     check_positive,
@@ -23,12 +27,14 @@ from producer.cli.options import (
     parse_names,
     parse_sizes,
     size_help,
+    task_args,
 )
 from producer.console import err, out
 from producer.errors import BadInput, LabError
 
 if TYPE_CHECKING:
     from producer.measure.record_models import CompareRecord, SweepRecord
+    from worker.task_args import WorkloadArgs
 
 
 @contextlib.contextmanager
@@ -45,11 +51,23 @@ def stop_cleanly_on_sigterm() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def default_pools(settings: LabSettings) -> str:
-    """The catalogue's default pools whose interpreter is present (threads_nogil needs `make freethreaded`)."""
-    from producer.processes.interpreters import interpreter_for
+CELERY_HELP = (
+    "which Celery the workers run: stock (plain Celery and kombu, as deployed), lab (the lab's transport "
+    "and consumer: docs/performance.md) or both (each cell in both, with lab ÷ stock)"
+)
 
-    return ",".join(catalogue.default_pools(lambda entry: interpreter_for(entry, settings) is not None))
+
+def default_pools(settings: LabSettings) -> str:
+    """The catalogue's default pools whose interpreter is built (`make pythons`); each one skipped says why."""
+    from producer.processes.interpreters import missing_reason
+
+    def available(entry: catalogue.Pool) -> bool:
+        reason = missing_reason(entry, settings)
+        if reason:
+            err.print(f"skipping {entry.name}: {reason}", highlight=False)
+        return reason is None
+
+    return ",".join(catalogue.default_pools(available))
 
 
 def compare(
@@ -76,9 +94,27 @@ def compare(
     ] = True,
     timeout: Annotated[float, typer.Option(help="seconds to wait for one batch")] = 600,
     as_json: Annotated[bool, typer.Option("--json", help="print the record as JSON on stdout (no table)")] = False,
+    celery: Annotated[str, typer.Option(help=CELERY_HELP)] = "stock",
+    task: TaskOption = None,
+    call_args: ArgsOption = None,
+    call_kwargs: KwargsOption = None,
+    probe: ProbeOption = True,
 ) -> None:
     """Run the same batches on each pool's queue, interleaved and repeated; table, JSON record."""
-    run_compare_command(workloads, pools, count, repeat, sizes, baselines, timeout, as_json=as_json)
+    user = task_args(task, call_args, call_kwargs)
+    run_compare_command(
+        workloads,
+        pools,
+        count,
+        repeat,
+        sizes,
+        baselines,
+        timeout,
+        as_json=as_json,
+        user=user,
+        probe=probe,
+        celery=celery,
+    )
 
 
 def run_compare_command(
@@ -89,26 +125,36 @@ def run_compare_command(
     sizes: str,
     baselines: bool,
     timeout: float,
-    *,
     as_json: bool = False,
+    celery: str = "stock",
+    user: WorkloadArgs | None = None,
+    probe: bool = True,
 ) -> CompareRecord:
-    """Validate, run, print and record a compare; returns the record."""
+    """Validate, run, print and record a compare (``user``: a user's task instead of the workloads); the record."""
     from producer.broker import require_broker
     from producer.measure.compare import ComparePlan, run_compare
     from producer.measure.compare_table import bottleneck_lines, compare_table
+    from producer.measure.modes import celery_choice, parse_celery
+    from producer.measure.probe import summary_line
     from producer.measure.records import write_record
+    from producer.measure.user_tasks import task_info, usable_pools
     from worker.app import app as celery_app
 
     settings = get_settings()
     plan = ComparePlan(
-        parse_names(workloads, catalogue.WORKLOADS, "workloads"),
+        [user.workload] if user else parse_names(workloads, catalogue.WORKLOADS, "workloads"),
         parse_names(pools or default_pools(settings), catalogue.POOLS, "pools"),
         check_positive(count, "count", settings.max_count),
         check_positive(repeat, "repeat", 50),
         parse_sizes(sizes, settings),
         baselines,
         timeout,
+        celery=celery_choice(parse_celery(celery)),
+        task=task_info(user) if user else None,
+        probe=probe,
     )
+    if user:
+        plan.pools = usable_pools(user, plan.pools, chosen=pools is not None)
     if not math.isfinite(timeout) or timeout <= 0:
         raise BadInput(f"--timeout must be a positive number of seconds, got {timeout}")
     require_broker(settings)
@@ -121,6 +167,8 @@ def run_compare_command(
         out.print(compare_table(record))
         for line in bottleneck_lines(record):
             out.print(f"  {line}", highlight=False)
+        for name, found in record.classifications.items():
+            out.print(f"  {summary_line(name, found)}", highlight=False)
     err.print(f"record: {path}")
     _complain(record)
     return record
@@ -146,9 +194,27 @@ def sweep(
     size: Annotated[int | None, typer.Option(help=f"default: the workload's own. {size_help()}")] = None,
     timeout: Annotated[float, typer.Option(help="seconds to wait for one point")] = 600,
     as_json: Annotated[bool, typer.Option("--json", help="print the record as JSON on stdout (no table)")] = False,
+    celery: Annotated[str, typer.Option(help=CELERY_HELP)] = "stock",
+    task: TaskOption = None,
+    call_args: ArgsOption = None,
+    call_kwargs: KwargsOption = None,
+    probe: ProbeOption = True,
 ) -> None:
     """Throughput against concurrency (one worker per point) or against worker processes; ideal line; record."""
-    run_sweep_command(workload.value, pool.value, concurrency, workers, count, size, timeout, as_json=as_json)
+    user = task_args(task, call_args, call_kwargs)
+    run_sweep_command(
+        workload.value,
+        pool.value,
+        concurrency,
+        workers,
+        count,
+        size,
+        timeout,
+        as_json=as_json,
+        user=user,
+        probe=probe,
+        celery=celery,
+    )
 
 
 def run_sweep_command(
@@ -159,18 +225,31 @@ def run_sweep_command(
     count: int | None,
     size: int | None,
     timeout: float,
-    *,
     as_json: bool = False,
+    user: WorkloadArgs | None = None,
+    probe: bool = True,
+    celery: str = "stock",
 ) -> SweepRecord:
-    """Validate, run, print and record a sweep; returns the record."""
+    """Validate, run, print and record a sweep (``user``: a user's task instead of the workload); the record."""
     from producer.broker import require_broker
+    from producer.measure.modes import celery_choice, parse_celery
+    from producer.measure.probe import summary_line
     from producer.measure.records import write_record
     from producer.measure.sweep import SweepPlan, run_sweep
+    from producer.measure.sweep_table import sweep_table
+    from producer.processes.interpreters import missing_reason
     from worker.app import app as celery_app
 
     settings = get_settings()
-    args = build_args(workload, size, None)
+    args = user or build_args(workload, size, None)
+    workload = args.workload
     pool = parse_names(pool, catalogue.POOLS, "pool")[0]
+    refused = catalogue.pool(pool).refuses(catalogue.workload(workload))
+    if refused:
+        raise BadInput(f"--task: {refused}" if user else refused)
+    missing = missing_reason(catalogue.pool(pool), settings)
+    if missing:
+        raise BadInput(missing)
     concurrencies = parse_ints(concurrency, "concurrency", high=1024)
     worker_counts = parse_ints(workers, "workers", high=64)
     if len(concurrencies) > 1 and len(worker_counts) > 1:
@@ -180,14 +259,15 @@ def run_sweep_command(
     slots = max(concurrencies) * max(worker_counts)
     busy = catalogue.workload(workload).has_ideal
     chosen = count if count is not None else (min(5000, max(100, 4 * slots)) if busy else 3000)
+    chosen = check_positive(chosen, "count", settings.max_count)
     plan = SweepPlan(
-        workload, pool, args, check_positive(chosen, "count", settings.max_count), concurrencies, worker_counts, timeout
+        workload, pool, args, chosen, concurrencies, worker_counts, timeout, probe, celery_choice(parse_celery(celery))
     )
     require_broker(settings)
 
     def show(point: dict[str, Any]) -> None:
         err.print(
-            f"  {point['label']:<22} {point['throughput']:>9,.1f} tasks/s  (failed {point['failed']}, "
+            f"  {point['label']:<28} {point['throughput']:>9,.1f} tasks/s  (failed {point['failed']}, "
             f"lost {point['lost']}, machine CPU {point['machine_cpu_percent']:.0f}%)",
             highlight=False,
         )
@@ -199,55 +279,14 @@ def run_sweep_command(
         print(record.to_json())
     else:
         out.print(sweep_table(record))
+        if record.classification is not None:
+            out.print(f"  {summary_line(record.workload, record.classification)}", highlight=False)
     err.print(f"record: {path}")
     failed = sum(p["failed"] for p in record["points"])
     lost = sum(p["lost"] for p in record["points"])
     if failed or lost:
         raise LabError(f"{failed} task(s) failed and {lost} were lost (see the table)")
     return record
-
-
-def sweep_table(record: SweepRecord) -> Any:
-    """The rich table of a sweep record."""
-    from rich.table import Table
-
-    mode = record.environment.celery_mode
-    table = Table(
-        title=record.title + (f"\n{mode.headline()}" if mode else ""), caption="\n".join(record.notes) or None
-    )
-    for header in (
-        "workers × slots",
-        "tasks/s",
-        "ideal",
-        "vs ideal",
-        "producer clock",
-        "worker CPU/task",
-        "cores: workers+Redis / Redis",
-        "machine CPU",
-        "saturated",
-        "failed/lost",
-    ):
-        table.add_column(header, justify="left" if header in ("workers × slots", "saturated") else "right")
-    for p in record["points"]:
-        ideal = p.get("ideal")
-        ok = ideal is not None and isinstance(ideal, float) and math.isfinite(ideal) and ideal > 0
-        table.add_row(
-            f"{p['workers']} × {p['concurrency']}",
-            f"{p['throughput']:,.1f}",
-            f"{ideal:,.1f}" if ok else "–",
-            f"{p['throughput'] / ideal:.0%}" if ok else "–",
-            f"{p['producer_throughput']:,.1f}" + ("" if p.get("check_agree", True) else " DISAGREE"),
-            f"{p['worker_cpu_s'] / p['completed'] * 1000:,.2f} ms" if p.get("worker_cpu_s") and p["completed"] else "–",
-            f"{p.get('lab_cores_used', 0.0):.2f} / {p.get('redis_cores_used', 0.0):.2f}",
-            f"{p['machine_cpu_percent']:.0f}%",
-            p["saturated"],
-            f"{p['failed']}/{p['lost']}",
-        )
-    if record.get("redis_limit_tps"):
-        table.caption = (
-            table.caption or ""
-        ) + f"\nRedis probe: {record['redis_limit_tps']:,.0f} pipelined LPUSH+RPOP pairs/s"
-    return table
 
 
 def register(app: typer.Typer) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
 
 from config import catalogue
 from config.celery_config import route_for
@@ -29,6 +31,34 @@ if TYPE_CHECKING:  # the members are the catalogue's, known only at run time
 else:
     WorkloadName = choices("WorkloadName", catalogue.WORKLOADS)
     PoolName = choices("PoolName", catalogue.POOLS)
+
+
+#: ``--task`` and its arguments (compare, sweep, probe): a user's function instead of a catalogue workload.
+TaskOption = Annotated[
+    str | None,
+    typer.Option(
+        "--task",
+        help="your own task, package.module:function, from a module LAB_TASK_MODULES allows "
+        "(replaces the workload; see docs/user-tasks.md)",
+    ),
+]
+ArgsOption = Annotated[str | None, typer.Option("--args", help="--task's positional arguments: a JSON list")]
+KwargsOption = Annotated[str | None, typer.Option("--kwargs", help="--task's keyword arguments: a JSON object")]
+ProbeOption = Annotated[
+    bool,
+    typer.Option("--probe/--no-probe", help="first classify the task with a short solo/threads probe (a few seconds)"),
+]
+
+
+def task_args(task: str | None, args: str | None, kwargs: str | None) -> WorkloadArgs | None:
+    """A user task's checked arguments (it is added to the catalogue), or None without ``--task``."""
+    from producer.measure.user_tasks import user_task
+
+    if task is None:
+        if args is not None or kwargs is not None:
+            raise BadInput("--args and --kwargs go with --task")
+        return None
+    return user_task(task, args, kwargs, get_settings())
 
 
 def names_of(table: Callable[[], Mapping[str, Any]]) -> Callable[[str], list[str]]:
@@ -68,13 +98,17 @@ def build_args(workload: str, size: int | None, url: str | None) -> WorkloadArgs
 
 
 def queue_for(pool: str | None, workload: str) -> str:
-    """The queue of ``pool``, or the default route of ``workload``."""
+    """The queue of ``pool``, or the default route of ``workload``; a pool that refuses the workload says why."""
     try:
         if pool is None:
             return route_for(catalogue.workload(workload).task_name)
-        return catalogue.pool(pool).queue
+        entry = catalogue.pool(pool)
+        refused = entry.refuses(catalogue.workload(workload))
     except catalogue.UnknownName as error:
         raise BadInput(str(error)) from None
+    if refused:
+        raise BadInput(refused)
+    return entry.queue
 
 
 def check_count(count: int) -> int:

@@ -6,8 +6,11 @@ Plain functions over the JSON-ready run dicts, so `producer report` can recomput
   time t (median thread CPU time over the workload's runs); I/O workloads — ``slots`` waits of
   ``size`` ms at once. Both for a batch of ``count`` tasks: count / (⌈count / slots⌉ × t).
 - Bottleneck: the lowest of the bounds that apply — cores (worker CPU per task; in a GIL pool one core
-  per worker process, unless the work releases the GIL), concurrency / latency (I/O), and the per-process
-  consumer ceiling (Celery cells: worker processes × ``LAB_CONSUMER_CEILING_TPS``).
+  per worker process, unless the work releases the GIL), concurrency / latency (I/O), and the consumer
+  ceiling (Celery cells): the no-op throughput of those very workers, measured in the same run
+  (producer/measure/ceiling.py; the pool's ``consumer_ceiling_tps``). A no-op cell is its own ceiling.
+
+Cells are per workload × pool × Celery mode (``celery``: stock, lab; None for in-process baselines).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 from config import catalogue
 from producer.measure.cpu_share import BUSY_OTHERS_CORES
+from producer.measure.memory import median_figures
 
 #: Below this share of the tightest bound, a cell's limit is not explained by the bounds we know.
 EXPLAINED_SHARE = 0.5
@@ -63,7 +67,7 @@ def _bounds(
     count: int,
     task_s: float,
     size_ms: int,
-    ceiling_tps: float,
+    own_tps: float,
 ) -> list[tuple[str, float, str]]:
     """(name, tasks/s bound, the figures behind it) for every limit that applies to this cell.
 
@@ -101,12 +105,28 @@ def _bounds(
                 f"{slot_text} / {size_ms} ms",
             )
         )
-    if not _in_process(pool):
+    ceiling = consumer_ceiling(workload, pool, info, own_tps)
+    if ceiling is not None:
         consumers = len(info.get("nodes") or []) or 1
-        bounds.append(
-            ("consumer ceiling", consumers * ceiling_tps, f"{consumers} consumer process(es) × {ceiling_tps:,.0f}/s")
-        )
+        source = "this no-op cell itself" if not _has_ideal(workload) else "a no-op probe"
+        bounds.append(("consumer ceiling", ceiling, f"{consumers} worker process(es), {source}: {ceiling:,.1f}/s"))
     return bounds
+
+
+def consumer_ceiling(workload: str, pool: str, info: dict[str, Any], own_tps: float) -> float | None:
+    """The measured no-op throughput of the cell's workers: a no-op cell's own median, else the pool's probe."""
+    if _in_process(pool):
+        return None
+    if not _has_ideal(workload):
+        return own_tps if own_tps > 0 and not math.isnan(own_tps) else None
+    measured = info.get("consumer_ceiling_tps")
+    return float(measured) if measured else None
+
+
+def pool_info(pools_info: dict[str, Any], pool: str, celery: str | None) -> dict[str, Any]:
+    """A cell's pool entry: ``pool/mode`` (both modes ran) or ``pool``."""
+    found = pools_info.get(f"{pool}/{celery}") or pools_info.get(pool) or {"concurrency": 1, "nodes": []}
+    return dict(found)
 
 
 def _bottleneck(bounds: list[tuple[str, float, str]], throughput: float) -> dict[str, Any]:
@@ -132,20 +152,24 @@ def analyse(
     sizes: dict[str, int],
     *,
     cores: int,
-    consumer_ceiling_tps: float,
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """Cells (one per workload × pool, in run order) and a one-line verdict per workload."""
-    grouped: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    """Cells (one per workload × pool × Celery mode, in run order) and a one-line verdict per workload (and mode)."""
+    grouped: dict[tuple[str, str, str | None], list[dict[str, Any]]] = defaultdict(list)
     for run in runs:
-        grouped[(run["workload"], run["pool"])].append(run)
+        grouped[(run["workload"], run["pool"], run.get("celery"))].append(run)
     task_cpu: dict[str, float] = {}
-    for workload in {w for w, _ in grouped}:
-        solo = [r["timings"]["thread_cpu_s"]["p50"] for r in grouped.get((workload, catalogue.REFERENCE_POOL), [])]
-        every = [r["timings"]["thread_cpu_s"]["p50"] for (w, _), rs in grouped.items() if w == workload for r in rs]
+    for workload in {w for w, _, _ in grouped}:
+        solo = [
+            r["timings"]["thread_cpu_s"]["p50"]
+            for (w, p, _), rs in grouped.items()
+            if w == workload and p == catalogue.REFERENCE_POOL
+            for r in rs
+        ]
+        every = [r["timings"]["thread_cpu_s"]["p50"] for (w, _, _), rs in grouped.items() if w == workload for r in rs]
         task_cpu[workload] = _median([v for v in (solo or every) if v is not None])
     cells: list[dict[str, Any]] = []
-    for (workload, pool), cell_runs in grouped.items():
-        info = pools_info.get(pool, {"concurrency": 1, "nodes": []})
+    for (workload, pool, celery), cell_runs in grouped.items():
+        info = pool_info(pools_info, pool, celery)
         throughputs = [r["throughput"] for r in cell_runs]
         median_tp = _median(throughputs)
         size_ms = sizes.get(workload, 0)
@@ -170,7 +194,7 @@ def analyse(
             count=count,
             task_s=task_s,
             size_ms=size_ms,
-            ceiling_tps=consumer_ceiling_tps,
+            own_tps=median_tp,
         )
         cells.append(
             {
@@ -209,12 +233,15 @@ def analyse(
                 "others_cores": _median([r.get("others_cores", 0.0) or 0.0 for r in cell_runs]),
                 "check_notes": [r["check"]["note"] for r in cell_runs if not r["check"]["agree"]],
                 "bottleneck": _bottleneck(bounds, median_tp),
+                "celery": celery,
+                "memory": median_figures([r.get("memory") for r in cell_runs]),
+                "consumer_ceiling_tps": consumer_ceiling(workload, pool, info, median_tp),
             }
         )
     for cell in cells:
-        solo_cell = next(
-            (c for c in cells if c["workload"] == cell["workload"] and c["pool"] == catalogue.REFERENCE_POOL), None
-        )
+        solos = [c for c in cells if c["workload"] == cell["workload"] and c["pool"] == catalogue.REFERENCE_POOL]
+        # the solo of the same mode; a baseline (no mode) is set against the first mode's solo
+        solo_cell = next((c for c in solos if c["celery"] == cell["celery"]), solos[0] if solos else None)
         cell["speedup_vs_solo"] = (
             cell["throughput_median"] / solo_cell["throughput_median"]
             if solo_cell and solo_cell["throughput_median"]
@@ -224,36 +251,43 @@ def analyse(
 
 
 def verdicts(cells: list[dict[str, Any]]) -> dict[str, str]:
-    """Per workload: the fastest Celery pool and how many times faster it is than each other pool."""
+    """Per workload (and Celery mode, when both ran): the fastest Celery pool and how many times faster it is."""
     lines = {}
     for workload in dict.fromkeys(c["workload"] for c in cells):
-        ranked = sorted(
-            (c for c in cells if c["workload"] == workload and c["kind"] == "celery"),
-            key=lambda c: -c["throughput_median"],
-        )
-        if not ranked:
-            continue
-        best = ranked[0]
-        others = [
-            f"{best['throughput_median'] / c['throughput_median']:.1f}× {c['pool']}"
-            for c in ranked[1:]
-            if c["throughput_median"] > 0
-        ]
-        line = f"{workload}: {best['pool']} " + (", ".join(others) if others else "only pool measured")
-        baseline = next(
-            (
-                c
-                for c in cells
-                if c["workload"] == workload
-                and c["kind"] == "in-process"
-                and catalogue.any_pool(c["pool"]).in_process == "threads"
-            ),
-            None,
-        )
-        if baseline and baseline["throughput_median"] > 0:
-            line += f" (in-process threads: {baseline['throughput_median']:,.1f}/s)"
-        busy = [c["pool"] for c in cells if c["workload"] == workload and c.get("others_cores", 0) >= BUSY_OTHERS_CORES]
-        if busy:
-            line += f" — noisy: other processes kept ≥ {BUSY_OTHERS_CORES} core busy during {', '.join(busy)}"
-        lines[workload] = line
+        celery = [c for c in cells if c["workload"] == workload and c["kind"] == "celery"]
+        modes = list(dict.fromkeys(c.get("celery") for c in celery))
+        for mode in modes:
+            label = f"{workload} ({mode})" if len(modes) > 1 else workload
+            ranked = sorted((c for c in celery if c.get("celery") == mode), key=lambda c: -c["throughput_median"])
+            lines[label] = _verdict(label, workload, ranked, cells)
     return lines
+
+
+def _verdict(label: str, workload: str, ranked: list[dict[str, Any]], cells: list[dict[str, Any]]) -> str:
+    best = ranked[0]
+    others = [
+        f"{best['throughput_median'] / c['throughput_median']:.1f}× {c['pool']}"
+        for c in ranked[1:]
+        if c["throughput_median"] > 0
+    ]
+    line = f"{label}: {best['pool']} " + (", ".join(others) if others else "only pool measured")
+    baseline = next(
+        (
+            c
+            for c in cells
+            if c["workload"] == workload
+            and c["kind"] == "in-process"
+            and catalogue.any_pool(c["pool"]).in_process == "threads"
+        ),
+        None,
+    )
+    if baseline and baseline["throughput_median"] > 0:
+        line += f" (in-process threads: {baseline['throughput_median']:,.1f}/s)"
+    busy = list(
+        dict.fromkeys(
+            c["pool"] for c in cells if c["workload"] == workload and c.get("others_cores", 0) >= BUSY_OTHERS_CORES
+        )
+    )
+    if busy:
+        line += f" — noisy: other processes kept ≥ {BUSY_OTHERS_CORES} core busy during {', '.join(busy)}"
+    return line

@@ -1,25 +1,37 @@
-"""PNG charts (matplotlib, Agg backend) from compare and sweep records.
+"""PNG charts (matplotlib, Agg backend) from compare, sweep and advise records, returned as bytes.
 
 matplotlib is the ``charts`` extra: import this module only when charts are drawn (the report does,
 and writes its pages without charts when the import fails).
+
+Readability choices: the in-process baselines (no queue, no Celery: 60× a pool on no-op) get their
+own row of panels on their own linear scale, each bar labelled with its ratio to the best pool, so the
+pools above stay full height; both Celery modes of a ``--celery both`` compare are grouped bars side
+by side (lab hatched); every bar carries its value.
 """
 
 from __future__ import annotations
 
+import io
 import math
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import matplotlib
 
 from config import catalogue
-from producer.measure.record_models import CompareRecord, SweepRecord
+from producer.measure.advise_record import AdviseRecord
+from producer.measure.record_models import Cell, CompareRecord, SweepRecord
+from producer.measure.record_views import both_modes, cell_mode, modes, run_mode
+from producer.measure.report_runs import trial_label
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.patches import Patch
 
 #: A name no catalogue entry has (a record from an extension not loaded now) is drawn grey.
 UNKNOWN_COLOUR = "#999999"
+#: How a Celery mode's bars are filled (stock solid: the Celery users deploy).
+MODE_HATCH = {"lab": "...", "stock": ""}
 
 
 def colour(pool: str) -> str:
@@ -28,95 +40,250 @@ def colour(pool: str) -> str:
     return entry.colour if entry else UNKNOWN_COLOUR
 
 
-def _workloads(record: CompareRecord) -> list[str]:
-    return list(dict.fromkeys(cell.workload for cell in record.cells))
-
-
-def throughput_chart(record: CompareRecord, path: Path) -> Path:
-    """One panel per workload: median tasks/s per pool, min–max as error bars; baselines hatched."""
-    workloads = _workloads(record)
-    figure, axes = plt.subplots(1, len(workloads), figsize=(4.2 * len(workloads), 4.2), squeeze=False)
-    for axis, workload in zip(axes[0], workloads, strict=True):
-        cells = [c for c in record.cells if c.workload == workload]
-        names = [c.pool for c in cells]
-        medians = [_number(c.throughput_median) for c in cells]
-        errors = [
-            [max(0.0, m - _number(c.throughput_min, m)) for m, c in zip(medians, cells, strict=True)],
-            [max(0.0, _number(c.throughput_max, m) - m) for m, c in zip(medians, cells, strict=True)],
-        ]
-        bars = axis.bar(range(len(cells)), medians, yerr=errors, capsize=3, color=[colour(n) for n in names])
-        for bar, cell in zip(bars, cells, strict=True):
-            if cell.kind == "in-process":
-                bar.set_hatch("//")
-        _label_panel(axis, range(len(cells)), names, workload, "tasks/s (median, min–max)")
-    return _save(figure, "Throughput per pool (hatched: in-process baselines, no queue)", path)
-
-
-def latency_chart(record: CompareRecord, path: Path) -> Path:
-    """One panel per workload: box plots of enqueue→finish latency per pool (all measured runs)."""
-    workloads = _workloads(record)
-    figure, axes = plt.subplots(1, len(workloads), figsize=(4.2 * len(workloads), 4.2), squeeze=False)
-    for axis, workload in zip(axes[0], workloads, strict=True):
-        pools = [c.pool for c in record.cells if c.workload == workload]
-        samples = [
-            [v * 1000 for r in record.runs if r.workload == workload and r.pool == pool for v in r.latency_samples]
-            or [math.nan]
-            for pool in pools
-        ]
-        axis.boxplot(samples, showfliers=False)
-        _label_panel(axis, range(1, len(pools) + 1), pools, workload, "latency, ms (enqueue → finish)")
-    return _save(figure, "Latency distribution per pool (box: p25–p75, whiskers: 1.5 IQR)", path)
-
-
 def _number(value: float | None, missing: float = 0.0) -> float:
     """A figure to draw: ``missing`` for a value the record lacks (null, NaN)."""
     return missing if value is None or math.isnan(value) else value
 
 
-def _label_panel(axis: Any, ticks: range, names: list[str], title: str, ylabel: str) -> None:
-    """Pool names under the ticks, a title and a y label, horizontal grid lines."""
-    axis.set_xticks(ticks, names, rotation=35, ha="right", fontsize=8)
-    axis.set_title(title)
-    axis.set_ylabel(ylabel)
+def _short(value: float) -> str:
+    return f"{value:,.1f}" if abs(value) < 10 else f"{value:,.0f}"
+
+
+def _grid(rows: int, columns: int, ratios: list[int] | None = None) -> tuple[Any, Any]:
+    return plt.subplots(
+        rows,
+        columns,
+        figsize=(max(4.6 * columns, 6.0), 3.4 * rows + 0.8),
+        squeeze=False,
+        gridspec_kw={"height_ratios": ratios} if ratios else None,
+    )
+
+
+def _bars(
+    axis: Any,
+    record: CompareRecord,
+    cells: list[Cell],
+    value: Callable[[Cell], float | None],
+    spread: Callable[[Cell], tuple[float | None, float | None]] | None = None,
+    labels: Callable[[Cell, float], str] | None = None,
+    marks: Callable[[Cell], float | None] | None = None,
+) -> None:
+    """Bars per pool; one bar per Celery mode side by side (grouped) when the compare ran both."""
+    pools = list(dict.fromkeys(c.pool for c in cells))
+    groups = modes(record) if any(c.kind == "celery" for c in cells) else [None]
+    width = 0.8 / len(groups)
+    for index, mode in enumerate(groups):
+        found = [
+            (i, c) for i, pool in enumerate(pools) for c in cells if c.pool == pool and cell_mode(record, c) == mode
+        ]
+        if not found:
+            continue
+        xs = [i - 0.4 + width * (index + 0.5) for i, _ in found]
+        heights = [_number(value(c)) for _, c in found]
+        errors = None
+        if spread is not None:
+            lows, highs = zip(*(spread(c) for _, c in found), strict=True)
+            errors = [
+                [max(0.0, h - _number(low, h)) for h, low in zip(heights, lows, strict=True)],
+                [max(0.0, _number(high, h) - h) for h, high in zip(heights, highs, strict=True)],
+            ]
+        hatch = "//" if found[0][1].kind == "in-process" else MODE_HATCH.get(mode or "", "")
+        bars = axis.bar(xs, heights, width, yerr=errors, capsize=3, color=[colour(c.pool) for _, c in found])
+        for bar in bars:
+            bar.set_hatch(hatch)
+            bar.set_edgecolor("#333333" if hatch else bar.get_facecolor())
+        texts = [labels(c, h) if labels else _short(h) for (_, c), h in zip(found, heights, strict=True)]
+        axis.bar_label(bars, labels=texts, fontsize=7, padding=2)
+        marked = [(x, marks(c)) for x, (_, c) in zip(xs, found, strict=True) if marks and marks(c)]
+        if marked:
+            axis.scatter(*zip(*marked, strict=True), marker="_", s=260 * width, color="black", zorder=3, label="idle")
+    axis.set_xticks(range(len(pools)), pools, rotation=30, ha="right", fontsize=8)
+    axis.set_xlim(-0.6, max(len(pools), 2) - 0.4)
+    axis.margins(y=0.15)
     axis.grid(axis="y", alpha=0.3)
+    handles = axis.get_legend_handles_labels()[0][:1] if marks else []
+    if len(groups) > 1:
+        handles += [
+            Patch(facecolor="#cccccc", edgecolor="#333333", hatch=MODE_HATCH.get(m or "", ""), label=m) for m in groups
+        ]
+    if handles:
+        axis.legend(handles=handles, fontsize=7, title="Celery" if len(groups) > 1 else None, title_fontsize=7)
 
 
-def _save(figure: Any, title: str, path: Path) -> Path:
-    """Title, lay out, write the PNG and free the figure."""
-    figure.suptitle(title)
+def _png(figure: Any, title: str) -> bytes:
+    """Title, lay out, render the PNG and free the figure."""
+    figure.suptitle(title, fontsize=11)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
     plt.close(figure)
-    return path
+    return buffer.getvalue()
 
 
-def sweep_chart(record: SweepRecord, path: Path) -> Path:
-    """Measured throughput per sweep point, with the ideal line (and for --workers, the Redis limit)."""
+def _workloads(record: CompareRecord) -> list[str]:
+    return list(dict.fromkeys(cell.workload for cell in record.cells))
+
+
+def throughput_chart(record: CompareRecord) -> bytes:
+    """Per workload: median tasks/s per pool with min–max whiskers; baselines in a second row, own scale."""
+    workloads = _workloads(record)
+    with_baselines = any(c.kind == "in-process" for c in record.cells)
+    figure, axes = _grid(2 if with_baselines else 1, len(workloads), [3, 2] if with_baselines else None)
+    for column, workload in enumerate(workloads):
+        pools = [c for c in record.cells if c.workload == workload and c.kind == "celery"]
+        spread = lambda c: (c.throughput_min, c.throughput_max)  # noqa: E731
+        _bars(axes[0][column], record, pools, lambda c: c.throughput_median, spread)
+        axes[0][column].set_title(workload)
+        axes[0][column].set_ylabel("Celery pools: tasks/s")
+        if not with_baselines:
+            continue
+        best = max([_number(c.throughput_median) for c in pools] + [0.0])
+        inproc = [c for c in record.cells if c.workload == workload and c.kind == "in-process"]
+
+        def versus_best(cell: Cell, height: float, best: float = best) -> str:
+            return f"{_short(height)}/s = {height / best:,.1f}× best pool" if best else _short(height)
+
+        _bars(axes[1][column], record, inproc, lambda c: c.throughput_median, spread, versus_best)
+        axes[1][column].set_ylabel("in-process: tasks/s\n(own scale)")
+    title = "Throughput per pool (median; whiskers: min–max over the repeats)"
+    if with_baselines:
+        title += "\nlower row: in-process baselines (no queue, no Celery) on their own scale"
+    return _png(figure, title)
+
+
+def latency_chart(record: CompareRecord) -> bytes:
+    """Per workload: box plots of enqueue→finish latency per pool (and per Celery mode), all measured runs."""
+    workloads = _workloads(record)
+    figure, axes = _grid(1, len(workloads))
+    split = both_modes(record)
+    for axis, workload in zip(axes[0], workloads, strict=True):
+        cells = [c for c in record.cells if c.workload == workload]
+        samples = [
+            [
+                v * 1000
+                for r in record.runs
+                if r.workload == workload and r.pool == c.pool and run_mode(record, r) == cell_mode(record, c)
+                for v in r.latency_samples
+            ]
+            or [math.nan]
+            for c in cells
+        ]
+        names = [c.pool + (f"\n{cell_mode(record, c)}" if split and cell_mode(record, c) else "") for c in cells]
+        boxes = axis.boxplot(samples, showfliers=False, patch_artist=True, medianprops={"color": "black"})
+        for box, cell in zip(boxes["boxes"], cells, strict=True):
+            box.set_facecolor(colour(cell.pool))
+            box.set_alpha(0.6)
+            box.set_hatch("//" if cell.kind == "in-process" else MODE_HATCH.get(cell_mode(record, cell) or "", ""))
+        axis.set_xticks(range(1, len(cells) + 1), names, rotation=30, ha="right", fontsize=8)
+        axis.set_title(workload)
+        axis.set_ylabel("latency, ms (enqueue → finish)")
+        axis.grid(axis="y", alpha=0.3)
+    return _png(figure, "Latency per pool (box: p25–p75, whiskers: 1.5 IQR; hatched //: in-process)")
+
+
+def memory_chart(record: CompareRecord) -> bytes | None:
+    """Per workload: peak PSS of the workers (idle marked) and peak PSS per slot; None when nothing was measured."""
+    cells = [c for c in record.cells if c.memory is not None and c.memory.peak_pss_mb is not None]
+    if not cells:
+        return None
+    workloads = list(dict.fromkeys(c.workload for c in cells))
+    figure, axes = _grid(2, len(workloads))
+    for column, workload in enumerate(workloads):
+        mine = [c for c in cells if c.workload == workload]
+        total, per_slot = axes[0][column], axes[1][column]
+        idle = lambda c: c.memory.idle_pss_mb if c.memory else None  # noqa: E731
+        _bars(total, record, mine, lambda c: c.memory.peak_pss_mb if c.memory else None, marks=idle)
+        total.set_title(workload)
+        total.set_ylabel("peak PSS, MiB\n(all worker processes)")
+        _bars(per_slot, record, mine, lambda c: c.memory.per_slot_pss_mb if c.memory else None)
+        per_slot.set_ylabel("peak PSS per slot, MiB")
+    return _png(figure, "Worker memory per pool (bars: peak PSS; — idle)\nPSS splits shared pages among the processes")
+
+
+def sweep_chart(record: SweepRecord) -> bytes:
+    """Measured throughput per point with the ideal line (and limits); a memory panel when points carry memory."""
     points = record.points
+    with_memory = any(p.memory is not None and p.memory.peak_pss_mb for p in points)
+    figure, axes = plt.subplots(1, 2 if with_memory else 1, figsize=(12.0 if with_memory else 6.4, 4.4), squeeze=False)
+    axis = axes[0][0]
+    modes = list(dict.fromkeys(p.celery for p in points))  # --celery both: one line per mode
+    for mode, line_colour in zip(modes, ("#1f77b4", "#ff7f0e"), strict=False):
+        own = [p for p in points if p.celery == mode]
+        label = f"measured ({mode})" if len(modes) > 1 else "measured"
+        axis.plot([p.x for p in own], [p.throughput for p in own], "o-", label=label, color=line_colour)
+    points = [p for p in points if p.celery == modes[0]]  # the ideal and the ticks: one mode's points
     xs = [p.x for p in points]
-    figure, axis = plt.subplots(figsize=(6.4, 4.4))
-    axis.plot(xs, [p.throughput for p in points], "o-", label="measured", color="#1f77b4")
     axis.plot(xs, [_number(p.ideal, math.nan) for p in points], "--", label=record.ideal_label, color="#7f7f7f")
     redis_limit = record.redis_limit_tps
     if redis_limit:
         axis.axhline(redis_limit, color="#d62728", linestyle=":", label=f"Redis probe ≈ {redis_limit:,.0f}/s")
+    ceilings = [_number(p.consumer_ceiling_tps, math.nan) for p in points]
     ceiling = record.consumer_ceiling_tps
-    if ceiling and record.mode == "concurrency":
+    if any(not math.isnan(c) for c in ceilings):
+        axis.plot(xs, ceilings, ":", color="#9467bd", label="consumer ceiling (measured no-op)")
+    elif ceiling and record.mode == "concurrency":
         axis.axhline(ceiling, color="#9467bd", linestyle=":", label=f"one consumer ≈ {ceiling:,.0f}/s")
     axis.set_xscale("log", base=2)
     axis.set_xticks(xs, [str(x) for x in xs])
     axis.set_xlabel(record.x_label)
     axis.set_ylabel("tasks/s")
-    measured_top = max([p.throughput for p in points] + [1.0])
     if redis_limit:  # tasks/s and the Redis ceiling are orders of magnitude apart: log scale shows both
         axis.set_yscale("log")
-        axis.set_ylim(max(1.0, min(p.throughput for p in points) / 2), redis_limit * 2)
+        axis.set_ylim(max(1.0, min(p.throughput for p in record.points) / 2), redis_limit * 2)
+        axis.set_ylabel("tasks/s (log scale)")
     else:
-        axis.set_ylim(0, max(measured_top * 1.3, (ceiling or 0) * 1.1))
-    axis.set_title(record.title, fontsize=10)
+        top = max([p.throughput for p in points] + [1.0] + [c for c in ceilings if not math.isnan(c)])
+        axis.set_ylim(0, max(top * 1.3, (ceiling or 0) * 1.1))
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    if with_memory:
+        _sweep_memory(axes[0][1], record)
+    return _png(figure, record.title)
+
+
+def _sweep_memory(axis: Any, record: SweepRecord) -> None:
+    xs = [p.x for p in record.points]
+    total = [_number(p.memory.peak_pss_mb if p.memory else None, math.nan) for p in record.points]
+    per_slot = [_number(p.memory.per_slot_pss_mb if p.memory else None, math.nan) for p in record.points]
+    axis.plot(xs, total, "o-", color="#2ca02c", label="peak PSS, all processes")
+    axis.set_ylabel("peak PSS, MiB (all worker processes)")
+    axis.set_xscale("log", base=2)
+    axis.set_xticks(xs, [str(x) for x in xs])
+    axis.set_xlabel(record.x_label)
+    axis.set_ylim(0, max([t for t in total if not math.isnan(t)] + [1.0]) * 1.25)
+    axis.grid(alpha=0.3)
+    slots = axis.twinx()
+    slots.plot(xs, per_slot, "s--", color="#8c564b", label="peak PSS per slot")
+    slots.set_ylabel("peak PSS per slot, MiB")
+    slots.set_ylim(0, max([s for s in per_slot if not math.isnan(s)] + [0.1]) * 1.25)
+    lines = axis.get_legend_handles_labels()[0] + slots.get_legend_handles_labels()[0]
+    axis.legend(lines, [line.get_label() for line in lines], fontsize=8, loc="upper left")
+    axis.set_title("Worker memory per point", fontsize=10)
+
+
+def advise_chart(record: AdviseRecord) -> bytes:
+    """Every trial's tasks/s, in the order tried: the pick outlined, those a constraint ruled out faded."""
+    trials = record.trials
+    pick = record.recommendation.trial if record.recommendation else None
+    figure, axis = plt.subplots(figsize=(9.0, 1.2 + 0.42 * len(trials)))
+    ys = list(range(len(trials)))[::-1]
+    values = [_number(t.throughput) for t in trials]
+    bars = axis.barh(ys, values, color=[colour(t.pool) for t in trials], height=0.7)
+    for bar, trial in zip(bars, trials, strict=True):
+        if trial.ruled_out:
+            bar.set_alpha(0.35)
+            bar.set_hatch("xx")
+        if pick is not None and trial.model_dump() == pick.model_dump():
+            bar.set_edgecolor("black")
+            bar.set_linewidth(2.5)
+    texts = []
+    for trial, value in zip(trials, values, strict=True):
+        p95 = f", p95 {trial.latency_p95_s * 1000:,.0f} ms" if trial.latency_p95_s is not None else ""
+        memory = trial.memory.peak_pss_mb if trial.memory else None
+        texts.append(f"{_short(value)}/s{p95}" + (f", {memory:,.0f} MiB" if memory else ""))
+    axis.bar_label(bars, labels=texts, fontsize=7, padding=3)
+    axis.set_yticks(ys, [f"{trial_label(t)} ({t.celery})" for t in trials], fontsize=8)
+    axis.set_xlabel("tasks/s")
+    axis.margins(x=0.35)
+    axis.grid(axis="x", alpha=0.3)
+    return _png(figure, "Advise: every trial (outlined: the recommendation; faded ×: ruled out by a constraint)")

@@ -1,15 +1,19 @@
 """`producer compare`: the same batch on each pool's queue, interleaved, repeated, with in-process baselines.
 
-Per workload: one unrecorded warm-up batch per pool, then ``repeat`` rounds; each round runs every
-pool once (the order rotates between rounds so no pool always goes first) and the in-process
-baselines, purging the pool's queue before each batch. Every batch is cross-checked: the results
-counted in the backend by an independent SCAN, and the throughput seen by the producer's own clock.
+Celery cells are pool × mode (``--celery stock|lab|both``; producer/measure/compare_setup.py finds or
+starts the workers of each mode). After each measured batch of a workload that does work, a no-op probe
+batch on the same workers measures their consumer ceiling (the best batch counts). Per workload: one
+unrecorded warm-up batch per cell, then ``repeat`` rounds; each round runs every cell once (the order
+rotates between rounds so no cell always goes first) and the in-process baselines, purging the cell's
+queue before each batch. Every batch is cross-checked: the results counted in the backend by an
+independent SCAN, and the throughput seen by the producer's own clock. The workers' memory (PSS/USS)
+is sampled during every batch (producer/measure/memory.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -17,13 +21,14 @@ from celery import Celery
 from rich.console import Console
 
 from config import catalogue
-from config.settings import LabSettings
-from producer.batch.run import broker_and_backend, run_batch
-from producer.measure import cpu_share, inprocess
+from config.settings import CeleryMode, LabSettings
+from producer.batch.run import run_batch
+from producer.measure import compare_runs, compare_setup, modes, probe
 from producer.measure.analysis import analyse
-from producer.measure.cross_check import cross_check
+from producer.measure.figure_models import UserTaskInfo
 from producer.measure.record_models import CompareRecord
-from producer.measure.records import environment, latency_samples, timing_summary
+from producer.measure.records import environment
+from producer.measure.user_tasks import args_of
 from producer.processes import fleet, interpreters
 from worker.task_args import WorkloadArgs, default_size
 
@@ -42,118 +47,28 @@ class ComparePlan:
     sizes: dict[str, int] = field(default_factory=dict)
     baselines: bool = True
     timeout_s: float = 600.0
+    task: UserTaskInfo | None = None  # a user's task (--task): its workload is named by its function
+    probe: bool = True  # classify each workload first (producer/measure/probe.py)
+    #: ``--celery``: stock (the default), lab or both.
+    celery: str = "stock"
+
+    @property
+    def modes(self) -> list[CeleryMode]:
+        """The Celery modes to run, stock first."""
+        return modes.parse_celery(self.celery)
 
     def args_for(self, workload: str, settings: LabSettings) -> WorkloadArgs:
-        """The workload's arguments (its size from ``--sizes`` or the default)."""
+        """The workload's arguments (its size from ``--sizes`` or the default; a user task's call)."""
+        if self.task is not None and workload == self.task.function:
+            return args_of(self.task)
         url = settings.effective_target_url if catalogue.workload(workload).takes_url else ""
         return WorkloadArgs(workload, self.sizes.get(workload, default_size(workload)), url)
-
-
-def _run_figures(
-    workload: str,
-    pool: str,
-    repeat: int,
-    records: list[dict[str, Any]],
-    *,
-    submitted: int,
-    failed: int,
-    lost: int,
-    throughput: float,
-    wall_s: float,
-    processes: int,
-    worker_cpu_s: float | None,
-    others_cores: float,
-    check: dict[str, Any],
-) -> dict[str, Any]:
-    return {
-        "workload": workload,
-        "pool": pool,
-        "repeat": repeat,
-        "submitted": submitted,
-        "completed": len(records),
-        "failed": failed,
-        "lost": lost,
-        "throughput": throughput,
-        "wall_s": wall_s,
-        "processes": processes,
-        "worker_cpu_s": worker_cpu_s,
-        "others_cores": others_cores,
-        "timings": timing_summary(records),
-        "latency_samples": latency_samples(records),
-        "reported_pools": sorted({str(r["pool"]) for r in records if "pool" in r}),
-        "check": check,
-    }
 
 
 def warmup_count(count: int, concurrency: int, workload: str) -> int:
     """A warm-up batch that touches every slot for I/O (keep-alive sessions), a few tasks for CPU."""
     slots = concurrency if catalogue.workload(workload).waits else min(concurrency, os.cpu_count() or 1)
     return max(1, min(count, slots))
-
-
-def _celery_run(
-    app: Celery,
-    settings: LabSettings,
-    plan: ComparePlan,
-    workers: fleet.PoolWorkers,
-    args: WorkloadArgs,
-    repeat: int,
-    lab_pids: list[int],
-) -> dict[str, Any]:
-    broker, backend = broker_and_backend(settings)
-    fleet.purge_queue(app, workers.queue)
-    cpu_before = fleet.cpu_seconds(workers.pids)
-    shares_before = cpu_share.snapshot(lab_pids, broker)
-    outcome = run_batch(app, settings, args, plan.count, workers.queue, timeout_s=plan.timeout_s)
-    others = cpu_share.others_cores(shares_before, cpu_share.snapshot(lab_pids, broker))
-    cpu_after = fleet.cpu_seconds(workers.pids)
-    worker_cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
-    summary = outcome.summary
-    return _run_figures(
-        args.workload,
-        workers.pool,
-        repeat,
-        outcome.collected.records,
-        submitted=summary.submitted,
-        failed=summary.failed,
-        lost=summary.lost,
-        throughput=summary.throughput,
-        wall_s=summary.wall_s,
-        processes=summary.per_process,
-        worker_cpu_s=worker_cpu,
-        others_cores=others,
-        check=cross_check(outcome, backend),
-    )
-
-
-def _baseline_run(
-    name: str,
-    workers: int,
-    settings: LabSettings,
-    plan: ComparePlan,
-    args: WorkloadArgs,
-    repeat: int,
-    lab_pids: list[int],
-) -> dict[str, Any]:
-    broker, _ = broker_and_backend(settings)
-    shares_before = cpu_share.snapshot(lab_pids, broker)
-    run = inprocess.run_baseline(name, workers, args, plan.count)
-    others = cpu_share.others_cores(shares_before, cpu_share.snapshot(lab_pids, broker))
-    return _run_figures(
-        args.workload,
-        name,
-        repeat,
-        run.records,
-        submitted=plan.count,
-        failed=0,
-        lost=plan.count - len(run.records),
-        throughput=run.throughput,
-        wall_s=run.wall_s,
-        processes=len({r["pid"] for r in run.records}),
-        worker_cpu_s=None,
-        others_cores=others,
-        check={"backend_results": None, "producer_throughput": run.throughput, "agree": True, "note": "in-process"},
-    )
 
 
 def baseline_workers(name: str, settings: LabSettings) -> int:
@@ -172,64 +87,51 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan, console: 
             f"[yellow]note[/]: the machine is busy before the run (load {load_before:.1f} on {os.cpu_count()} "
             "cores): other processes compete for the cores, CPU-bound figures will be low and noisy"
         )
-    needs_target = any(catalogue.workload(w).takes_url for w in plan.workloads)
-    with (
-        fleet.latency_target(settings) if needs_target else nullcontext(),
-        fleet.pool_workers(app, settings, plan.pools) as workers,
-    ):
-        for pool, found in workers.items():
-            origin = "started here" if found.started_here else "already running"
-            say(f"{pool:<14} {found.concurrency:>3} slots on {len(found.nodes)} worker(s) ({origin})")
+    probed = [plan.args_for(w, settings) for w in plan.workloads] if plan.probe else []  # each workload's class
+    classifications = {a.workload: probe.classify_and_say(app, settings, a, say, plan.timeout_s) for a in probed}
+    chosen = plan.modes
+    baselines = {name: baseline_workers(name, settings) for name in catalogue.BASELINES} if plan.baselines else {}
+    with contextlib.ExitStack() as stack:
+        if any(catalogue.workload(w).takes_url for w in plan.workloads):
+            stack.enter_context(fleet.latency_target(settings))
+        workers = compare_setup.enter_workers(stack, app, settings, _pools_with_work(plan), chosen)
+        for (pool, mode), found in workers.items():
+            say(f"{pool:<14} {mode:<5} {found.concurrency:>3} slots: {found.origin}")
         lab_pids = [pid for found in workers.values() for pid in found.pids]
+        probes: dict[compare_setup.Key, list[float]] = {key: [] for key in workers}
+        order = list(workers)
         for workload in plan.workloads:
             args = plan.args_for(workload, settings)
-            for pool in plan.pools:
-                fleet.purge_queue(app, pool)
-                run_batch(
-                    app,
-                    settings,
-                    args,
-                    warmup_count(plan.count, workers[pool].concurrency, workload),
-                    pool,
-                    timeout_s=plan.timeout_s,
-                )
+            pools = runnable(plan.pools, workload, say)
+            keys = [key for key in order if key[0] in pools]
+            for key in keys:
+                fleet.purge_queue(app, workers[key].queue)
+                warmup = warmup_count(plan.count, workers[key].concurrency, workload)
+                run_batch(app, settings, args, warmup, workers[key].queue, timeout_s=plan.timeout_s)
+            names = runnable(list(baselines), workload, say)
             for repeat in range(plan.repeat):
-                order = plan.pools[repeat % len(plan.pools) :] + plan.pools[: repeat % len(plan.pools)]
-                for pool in order:
-                    runs.append(_celery_run(app, settings, plan, workers[pool], args, repeat, lab_pids))
-                    _say_run(say, runs[-1])
-                if plan.baselines:
-                    for name in catalogue.BASELINES:
-                        runs.append(
-                            _baseline_run(
-                                name, baseline_workers(name, settings), settings, plan, args, repeat, lab_pids
-                            )
+                turn = repeat % len(keys) if keys else 0
+                for key in keys[turn:] + keys[:turn]:
+                    runs.append(
+                        compare_runs.celery_run(
+                            app, settings, workers[key], args, plan.count, plan.timeout_s, repeat, lab_pids
                         )
-                        _say_run(say, runs[-1])
-        pools_info = {
-            pool: {
-                "concurrency": w.concurrency,
-                "nodes": w.nodes,
-                "started_here": w.started_here,
-                "concurrency_rule": concurrency_rule(pool),
-            }
-            for pool, w in workers.items()
-        }
-    if plan.baselines:
-        for name in catalogue.BASELINES:
-            pools_info[name] = {
-                "concurrency": baseline_workers(name, settings),
-                "nodes": [],
-                "started_here": True,
-                "concurrency_rule": concurrency_rule(name),
-            }
+                    )
+                    ceiling = compare_setup.probe_after(app, settings, workers[key], workload, plan.timeout_s)
+                    probes[key] += [ceiling] if ceiling else []
+                    _say_run(say, runs[-1], ceiling)
+                for name in names:
+                    runs.append(
+                        compare_runs.baseline_run(name, baselines[name], settings, args, plan.count, repeat, lab_pids)
+                    )
+                    _say_run(say, runs[-1])
+        pools_info = compare_setup.pools_info(workers, probes, chosen, baselines, concurrency_rule)
     cells, verdicts = analyse(
         runs,
         pools_info,
         plan.count,
         {w: plan.args_for(w, settings).size for w in plan.workloads},
         cores=os.cpu_count() or 1,
-        consumer_ceiling_tps=settings.consumer_ceiling_tps,
     )
     return CompareRecord.model_validate(
         {
@@ -238,14 +140,32 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan, console: 
                 interpreters=_interpreters(settings, plan.pools),
                 load_before=round(load_before, 2),
                 busy_before=busy,
+                # which Celery ran: the one mode, or (both) see celery_modes
+                celery_mode=modes.describe(settings, chosen[0]) if len(chosen) == 1 else None,
             ),
             "plan": {**asdict(plan), "sizes": {w: plan.args_for(w, settings).size for w in plan.workloads}},
             "pools": pools_info,
             "runs": runs,
             "cells": cells,
             "verdicts": verdicts,
+            "celery_modes": modes.describe_all(settings, chosen),
+            "mode_ratios": modes.mode_ratios(cells) if len(chosen) > 1 else [],
+            "classifications": classifications,
         }
     )
+
+
+def _pools_with_work(plan: ComparePlan) -> list[str]:
+    """The plan's pools that run at least one of its workloads (no worker is started for the others)."""
+    return [p for p in plan.pools if any(catalogue.refusal(p, w) is None for w in plan.workloads)]
+
+
+def runnable(pools: list[str], workload: str, say: Any) -> list[str]:
+    """The pools (or baselines) that run ``workload``; each one that refuses it is skipped, with the reason said."""
+    for pool in pools:
+        if reason := catalogue.refusal(pool, workload):
+            say(f"  {workload:<9} {pool:<17} skipped: {reason}")
+    return [pool for pool in pools if catalogue.refusal(pool, workload) is None]
 
 
 def concurrency_rule(pool: str) -> str:
@@ -270,9 +190,11 @@ def _interpreters(settings: LabSettings, pools: list[str]) -> dict[str, Any] | N
     return found or None
 
 
-def _say_run(say: Any, run: dict[str, Any]) -> None:
+def _say_run(say: Any, run: dict[str, Any], probe: float | None = None) -> None:
     flag = "" if run["check"]["agree"] else f"  [red]CHECK: {run['check']['note']}[/]"
     lost = f", {run['failed']} failed, {run['lost']} lost" if run["failed"] or run["lost"] else ""
+    mode = run.get("celery") or "–"
     say(
-        f"  {run['workload']:<9} {run['pool']:<17} #{run['repeat'] + 1}  {run['throughput']:>9,.1f} tasks/s{lost}{flag}"
+        f"  {run['workload']:<9} {run['pool']:<17} {mode:<5} #{run['repeat'] + 1}  "
+        f"{run['throughput']:>9,.1f} tasks/s{lost}{flag}" + (f"  (no-op probe {probe:,.1f}/s)" if probe else "")
     )

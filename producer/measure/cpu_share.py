@@ -13,8 +13,9 @@ import time
 from dataclasses import dataclass
 
 import psutil
+import redis
 
-from producer.broker import Broker
+from producer.broker import Broker, as_broker
 
 #: Other processes using at least this many cores during a batch make its figure "busy" (noisy).
 BUSY_OTHERS_CORES = 0.5
@@ -50,10 +51,10 @@ def _process_tree(pid: int, include_reaped: bool) -> float:
         return 0.0
 
 
-def snapshot(worker_pids: list[int], broker: Broker | None) -> CpuSnapshot:
+def snapshot(worker_pids: list[int], broker: Broker | redis.Redis | None) -> CpuSnapshot:
     """CPU seconds so far: machine, producer + local workers, the broker server (0 when it cannot be read)."""
     lab = _process_tree(os.getpid(), include_reaped=True) + sum(_process_tree(pid, False) for pid in worker_pids)
-    server = broker.server_cpu_seconds() if broker is not None else None
+    server = as_broker(broker).server_cpu_seconds() if broker is not None else None
     return CpuSnapshot(time.monotonic(), _machine_busy(), lab, server or 0.0)
 
 

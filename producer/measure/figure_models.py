@@ -44,6 +44,12 @@ class Classification(RecordPart):
     threads_speedup: float | None
     tasks: int
     figures: str
+    #: Solo CPU ÷ the time the task could run (its waits for a core taken out; None where the system does not say).
+    solo_cpu_share: float | None = None
+    #: Threads computing at once on the threads worker, waits for a core taken out (≈1 GIL held … ≈cores released).
+    threads_parallel: float | None = None
+    #: The task threads' CPU ÷ wall on the threads worker: cores used (GIL-bound threads cannot pass 1).
+    threads_cores_used: float | None = None
 
 
 class ModeRatio(RecordPart):

@@ -7,10 +7,12 @@ counts only what a process alone holds. A batch is sampled in a background threa
 
 from __future__ import annotations
 
+import statistics
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import psutil
 
@@ -104,3 +106,16 @@ def sampled(pids: list[int], slots: int) -> Iterator[MemorySampler]:
         sampler._stop.set()
         thread.join()
         sampler.sample()
+
+
+def median_figures(readings: list[dict[str, Any] | None]) -> dict[str, Any] | None:
+    """Per field, the median over runs' memory figures (a cell's memory); None when no run had any."""
+    present = [r for r in readings if r]
+    if not present:
+        return None
+    merged: dict[str, Any] = {}
+    for name in MemoryFigures.model_fields:
+        values = [r[name] for r in present if r.get(name) is not None]
+        middle = statistics.median(values) if values else None
+        merged[name] = round(middle) if name in ("processes", "slots", "samples") and middle is not None else middle
+    return merged

@@ -138,12 +138,22 @@ class ComparePlanInfo(RecordPart):
 
 
 class PoolInfo(RecordPart):
-    """The slots a pool had in the compare, where its workers came from and the rule behind the number."""
+    """The slots a pool had in the compare (per mode), where its workers came from, the rule, the measured ceiling."""
 
     concurrency: int
     nodes: list[str]
     started_here: bool
     concurrency_rule: str
+    #: The Celery mode its workers run ("stock", "lab"; None: an in-process baseline or an older record).
+    celery: str | None = None
+    #: The queue the batches went to (``<pool>.<mode>`` for workers started here).
+    queue: str | None = None
+    #: What was reused or started, and why.
+    origin: str | None = None
+    #: The no-op throughput of these workers, measured before the batches: the best probe batch
+    #: (producer/measure/ceiling.py), and every probe batch's figure.
+    consumer_ceiling_tps: float | None = None
+    consumer_probes_tps: list[float] = Field(default_factory=list)
 
 
 class Bottleneck(RecordPart):
@@ -213,6 +223,7 @@ class CompareRecord(LabRecord):
 
     kind: Literal["compare"] = "compare"
     plan: ComparePlanInfo
+    #: By pool name; by ``pool/mode`` when both Celery modes ran (producer/measure/modes.py: pool_key).
     pools: dict[str, PoolInfo]
     runs: list[Run]
     cells: list[Cell]
@@ -245,6 +256,8 @@ class SweepPoint(RecordPart):
     redis_cores_used: float
     tasks_per_worker: list[int]
     timings: Timings
+    #: Which Celery the point's workers ran ("stock" or "lab"; None: an older record).
+    celery: str | None = None
     memory: MemoryFigures | None = None
     #: The no-op throughput of this point's workers, measured in the same run.
     consumer_ceiling_tps: float | None = None
@@ -269,8 +282,12 @@ class SweepRecord(LabRecord):
     x_label: str
     ideal_label: str
     redis_limit_tps: float | None
+    #: Median over points of the measured no-op ceiling per worker process (each point has its own).
     consumer_ceiling_tps: float | None
     notes: list[str] = Field(default_factory=list)
+    #: Which Celery the points ran: "stock", "lab" or "both" (each point says its own in ``celery``).
     celery: str | None = None
+    #: Per mode that ran: which Celery, its changes and versions.
+    celery_modes: dict[str, CeleryMode] = Field(default_factory=dict)
     task: UserTaskInfo | None = None
     classification: Classification | None = None

@@ -196,8 +196,18 @@ def load_record(path: Path, kind: str | None = None) -> CompareRecord | SweepRec
 
 
 def record_paths(results_dir: Path, kind: str) -> list[Path]:
-    """The files named like records of ``kind`` in ``results_dir``, oldest first (the name holds the UTC time)."""
-    return sorted(results_dir.glob(f"{kind}-*.json"))
+    """The files named like records of ``kind`` in ``results_dir``, oldest first (the name holds the UTC time).
+
+    Two records written in the same second are ``<kind>-<stamp>.json`` then ``<kind>-<stamp>-2.json``: the
+    suffix orders them (a plain sort would put ``-2`` first).
+    """
+
+    def written(path: Path) -> tuple[str, int, str]:
+        _, _, rest = path.stem.partition("-")
+        stamp, _, suffix = rest.partition("-")
+        return stamp, int(suffix) if suffix.isdigit() else 1, path.name
+
+    return sorted(results_dir.glob(f"{kind}-*.json"), key=written)
 
 
 @overload

@@ -4,12 +4,16 @@ Each point gets dedicated workers (fast start: no mingle, no gossip) on a privat
 stack's workers never take part. The batch is enqueued *before* the workers may consume it: they
 start on a gate queue, run a warm-up there, then all are told at once (``add_consumer``) to consume
 the batch's queue. Throughput = completed / (last finish − first start): the consumers' rate, not
-the producer's publishing rate. The workers mode also probes Redis in the same run.
+the producer's publishing rate. Each point runs in the Celery mode(s) asked for (``--celery``; both:
+stock then lab per point), samples the workers' memory (PSS/USS) during the batch and then measures
+their consumer ceiling with a no-op batch (a no-op point is its own). The workers mode also probes Redis.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import statistics
 import time
 import uuid
 from collections.abc import Callable
@@ -18,30 +22,33 @@ from dataclasses import dataclass
 from typing import Any
 
 import psutil
-import redis
 from celery import Celery
 
 from config import catalogue
-from config.settings import LabSettings
+from config.settings import CeleryMode, LabSettings
 from producer.batch.collect import collect_results
 from producer.batch.run import broker_and_backend
 from producer.batch.submit import submit_batch
-from producer.broker import Broker, as_broker
+from producer.broker import Broker
 from producer.errors import LabError
+from producer.measure import memory, modes, probe
 from producer.measure.analysis import is_io
+from producer.measure.ceiling import probe_consuming
 from producer.measure.record_models import SweepRecord
 from producer.measure.records import environment, timing_summary
+from producer.measure.redis_probe import redis_cpu_seconds, redis_probe
+from producer.measure.user_tasks import task_info
 from producer.processes import fleet
 from worker.task_args import WorkloadArgs
 
-PROBE_ITEMS = 20_000
-PROBE_PIPELINE = 500
 #: A point is "cores saturated" when the machine's CPU was at least this busy during it ...
 CPU_SATURATED_PERCENT = 85.0
 #: ... or when the workers and Redis alone kept this share of the cores busy.
 LAB_CORES_SATURATED_SHARE = 0.75
 #: Throughput at this share of the Redis probe means Redis is the limit.
 REDIS_SATURATED_SHARE = 0.8
+#: Throughput at this share of the point's measured consumer ceiling means the consumers are the limit.
+CONSUMER_SATURATED_SHARE = 0.8
 
 
 @dataclass(frozen=True)
@@ -55,21 +62,20 @@ class SweepPlan:
     concurrencies: list[int]
     workers: list[int]
     timeout_s: float = 600.0
+    #: Classify the workload first (``producer/measure/probe.py``).
+    probe: bool = True
+    #: ``--celery``: stock (the default), lab or both.
+    celery: str = "stock"
+
+    @property
+    def modes(self) -> list[CeleryMode]:
+        """The Celery modes each point runs in, stock first."""
+        return modes.parse_celery(self.celery)
 
     @property
     def mode(self) -> str:
         """``workers`` when the worker count varies, else ``concurrency``."""
         return "workers" if len(self.workers) > 1 else "concurrency"
-
-
-def redis_probe(client: Broker | redis.Redis, items: int = PROBE_ITEMS, pipeline: int = PROBE_PIPELINE) -> float:
-    """LPUSH then RPOP ``items`` small messages, pipelined: message round trips per second Redis sustains."""
-    return as_broker(client).probe_rate(items, pipeline)
-
-
-def redis_cpu_seconds(client: Broker | redis.Redis) -> float:
-    """CPU seconds the broker server has used (Redis' ``INFO cpu``; a local RabbitMQ's process; else 0)."""
-    return as_broker(client).server_cpu_seconds() or 0.0
 
 
 def _agree(records_tp: float, producer_tp: float) -> bool:
@@ -95,12 +101,30 @@ def _ideal(plan: SweepPlan, concurrency: int, workers: int, task_s: float, cores
     return plan.count / (math.ceil(plan.count / max(parallel, 1)) * task_s)
 
 
-def run_point(app: Celery, settings: LabSettings, plan: SweepPlan, concurrency: int, workers: int) -> dict[str, Any]:
-    """One sweep point: start ``workers`` × ``concurrency`` workers, measure the pre-enqueued batch, stop them."""
+def run_point(
+    app: Celery,
+    settings: LabSettings,
+    plan: SweepPlan,
+    concurrency: int,
+    workers: int,
+    mode: CeleryMode | None = None,
+) -> dict[str, Any]:
+    """One sweep point: start ``workers`` × ``concurrency`` workers of ``mode`` (default: ``LAB_CELERY_MODE``),
+    measure the pre-enqueued batch (sampling their memory), then their no-op ceiling; stop them."""
+    mode = mode or settings.celery_mode
     run_id = uuid.uuid4().hex[:8]
     gate, queue = f"sweep-gate-{run_id}", f"sweep-{run_id}"
     broker, backend = broker_and_backend(settings)
-    started_workers = fleet.spawn_workers(app, settings, plan.pool, concurrency, gate, count=workers, tag="sweep")
+    started_workers = fleet.spawn_workers(
+        app,
+        settings,
+        plan.pool,
+        concurrency,
+        gate,
+        count=workers,
+        tag=f"sweep-{mode}",
+        env={**os.environ, "LAB_CELERY_MODE": mode},
+    )
     try:
         warmup = submit_batch(app, plan.args, max(1, min(plan.count, concurrency * workers)), gate)
         collect_results(backend, warmup.task_ids, timeout_s=plan.timeout_s, broker=broker, queue=gate)
@@ -112,11 +136,14 @@ def run_point(app: Celery, settings: LabSettings, plan: SweepPlan, concurrency: 
         replies = app.control.add_consumer(queue, destination=started_workers.nodes, reply=True, timeout=5) or []
         if len(replies) < workers:
             raise LabError(f"only {len(replies)} of {workers} workers acknowledged add_consumer({queue})")
-        consuming = _first_take(broker, queue, batch.submitted, deadline_s=10.0)
-        collected = collect_results(backend, batch.task_ids, timeout_s=plan.timeout_s, broker=broker, queue=queue)
+        with memory.sampled(started_workers.pids, concurrency * workers) as sampler:
+            consuming = _first_take(broker, queue, batch.submitted, deadline_s=10.0)
+            collected = collect_results(backend, batch.task_ids, timeout_s=plan.timeout_s, broker=broker, queue=queue)
         machine_cpu = psutil.cpu_percent(interval=None)
         cpu_after = fleet.cpu_seconds(started_workers.pids)
         redis_cpu = redis_cpu_seconds(broker) - redis_cpu_before
+        noop = not catalogue.workload(plan.workload).has_ideal
+        ceiling = None if noop else probe_consuming(app, settings, queue, plan.timeout_s)
     finally:
         fleet.stop_all(started_workers.children)
         for used in (queue, gate):  # per-run queues: RabbitMQ would keep them for ever
@@ -132,9 +159,14 @@ def run_point(app: Celery, settings: LabSettings, plan: SweepPlan, concurrency: 
     per_node: dict[str, int] = {}
     for record in records:
         per_node[str(record["hostname"])] = per_node.get(str(record["hostname"]), 0) + 1
+    figures = sampler.figures()
     return {
         "concurrency": concurrency,
         "workers": workers,
+        "celery": mode,
+        "memory": figures.model_dump() if figures is not None else None,
+        # a no-op point is its own ceiling measurement
+        "consumer_ceiling_tps": throughput if noop and records else ceiling,
         "submitted": batch.submitted,
         "completed": len(records),
         "failed": len(collected.failures),
@@ -160,16 +192,20 @@ def run_sweep(
     cores = psutil.cpu_count() or 1
     broker, _ = broker_and_backend(settings)
     points = []
+    classification = probe.classify(app, settings, plan.args, timeout_s=plan.timeout_s) if plan.probe else None
     needs_target = catalogue.workload(plan.workload).takes_url
     with fleet.latency_target(settings) if needs_target else nullcontext():
         for concurrency in plan.concurrencies:
             for workers in plan.workers:
-                point = run_point(app, settings, plan, concurrency, workers)
-                point["x"] = workers if plan.mode == "workers" else concurrency
-                point["label"] = f"{workers} worker(s) × {concurrency}"
-                points.append(point)
-                if on_point is not None:
-                    on_point(point)
+                for mode in plan.modes:
+                    point = run_point(app, settings, plan, concurrency, workers, mode)
+                    point["x"] = workers if plan.mode == "workers" else concurrency
+                    point["label"] = f"{workers} worker(s) × {concurrency}" + (
+                        f" {mode}" if len(plan.modes) > 1 else ""
+                    )
+                    points.append(point)
+                    if on_point is not None:
+                        on_point(point)
     redis_limit = redis_probe(broker) if plan.mode == "workers" else None
     cpu_p50 = [p["timings"]["thread_cpu_s"]["p50"] for p in points if p["timings"]["thread_cpu_s"]["p50"]]
     task_s = (
@@ -177,18 +213,23 @@ def run_sweep(
         if is_io(plan.workload)
         else (sorted(cpu_p50)[len(cpu_p50) // 2] if cpu_p50 else math.nan)
     )
+    if plan.args.function and is_io(plan.workload) and classification is not None:
+        task_s = classification.task_s  # a user task that waits: its measured wait, not a size in ms
     notes = []
     if plan.mode == "workers":
-        base = points[0]
-        one = base["throughput"] / base["workers"]
-        for point in points:
-            point["ideal"] = one * point["workers"]
-            point["efficiency"] = point["throughput"] / point["ideal"] if point["ideal"] else math.nan
-            point["saturated"] = saturation(point, redis_limit, cores)
-        ideal_label = f"k × one worker ({one:,.1f}/s)"
+        ones = []
+        for mode in plan.modes:  # each mode's points against its own one-worker point
+            own = [p for p in points if p["celery"] == mode]
+            one = own[0]["throughput"] / own[0]["workers"]
+            ones.append(f"{one:,.1f}/s" + (f" {mode}" if len(plan.modes) > 1 else ""))
+            for point in own:
+                point["ideal"] = one * point["workers"]
+                point["efficiency"] = point["throughput"] / point["ideal"] if point["ideal"] else math.nan
+                point["saturated"] = saturation(point, redis_limit, cores)
+        ideal_label = f"k × one worker ({', '.join(ones)})"
         notes.append(
             "scaling efficiency (k workers / (k × one)): "
-            + ", ".join(f"k={p['workers']}: {p['efficiency']:.2f}" for p in points)
+            + ", ".join(f"{p['label']}: {p['efficiency']:.2f}" for p in points)
         )
     else:
         for point in points:
@@ -202,7 +243,11 @@ def run_sweep(
     )
     return SweepRecord.model_validate(
         {
-            "environment": environment(settings),
+            "environment": environment(
+                settings, celery_mode=modes.describe(settings, plan.modes[0]) if len(plan.modes) == 1 else None
+            ),
+            "celery": modes.celery_choice(plan.modes),
+            "celery_modes": modes.describe_all(settings, plan.modes),
             "mode": plan.mode,
             "workload": plan.workload,
             "pool": plan.pool,
@@ -213,17 +258,26 @@ def run_sweep(
             "x_label": "worker processes" if plan.mode == "workers" else "concurrency (slots per worker)",
             "ideal_label": ideal_label,
             "redis_limit_tps": redis_limit,
-            "consumer_ceiling_tps": settings.consumer_ceiling_tps,
+            "consumer_ceiling_tps": per_process_ceiling(points),
             "notes": notes,
+            "task": task_info(plan.args),
+            "classification": classification,
         }
     )
 
 
+def per_process_ceiling(points: list[dict[str, Any]]) -> float | None:
+    """The median over points of the measured consumer ceiling per worker process (the record's summary figure)."""
+    values = [p["consumer_ceiling_tps"] / p["workers"] for p in points if p.get("consumer_ceiling_tps")]
+    return statistics.median(values) if values else None
+
+
 def saturation(point: dict[str, Any], redis_limit: float | None, cores: int) -> str:
-    """What ran out during a point: Redis (its one core, or the probe's rate), the cores, or nothing visible.
+    """What ran out during a point: Redis (its one core, or the probe's rate), the cores, the consumers, or nothing.
 
     Cores: the machine's CPU ≥ 85 %, or the workers and Redis alone used ≥ 75 % of the cores (the
-    producer, the OS and other jobs need the rest).
+    producer, the OS and other jobs need the rest). Consumers: ≥ 80 % of the point's measured no-op
+    ceiling (a no-op point is always at its own).
     """
     if point.get("redis_cores_used", 0.0) >= REDIS_SATURATED_SHARE or (
         redis_limit and point["throughput"] >= REDIS_SATURATED_SHARE * redis_limit
@@ -234,4 +288,7 @@ def saturation(point: dict[str, Any], redis_limit: float | None, cores: int) -> 
         or point.get("lab_cores_used", 0.0) >= LAB_CORES_SATURATED_SHARE * cores
     ):
         return "cores"
+    ceiling = point.get("consumer_ceiling_tps")
+    if ceiling and point["throughput"] >= CONSUMER_SATURATED_SHARE * ceiling:
+        return "consumer ceiling"
     return "none visible"

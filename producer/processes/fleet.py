@@ -1,9 +1,9 @@
-"""Workers for a measurement: find who already consumes a queue, start the missing ones, stop them by PID.
+"""Starting and stopping workers: launches, readiness, stop by PID; the CPU time of local workers.
 
-A pool's queue is named after the pool (``config/catalogue.py``). Pools the stack does not run
-(solo, gevent, threads_nogil) get a worker started here, with the fast start options, and stopped
-when the measurement ends. Which ``-P``, interpreter and environment a pool's worker gets comes from
-its catalogue entry (``threads_nogil`` is the threads pool on the free-threaded interpreter).
+Which ``-P``, interpreter and environment a pool's worker gets comes from its catalogue entry
+(``threads_nogil`` is the threads pool on the free-threaded interpreter; ``interpreters`` runs on the
+default-build CPython 3.13); which Celery mode it runs, from ``LAB_CELERY_MODE`` in its environment.
+Which workers a measurement reuses or starts per pool and mode: producer/processes/measured_workers.py.
 
 :func:`spawn_workers` is the one way the lab starts workers: compare and sweep, the tests
 (tests/helpers.py) and the benchmarks (through :func:`start_launches`); the stack's two workers are
@@ -32,7 +32,7 @@ from producer.errors import BadInput, LabError
 from producer.processes import children as processes
 from producer.processes import roles
 from producer.processes.children import Child, Launch
-from producer.processes.interpreters import interpreter_for, pool_env
+from producer.processes.interpreters import interpreter_for, missing_reason, pool_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,30 +48,10 @@ class PoolWorkers:
     started_here: bool
     children: list[Child] = field(default_factory=list)
     pids: list[int] = field(default_factory=list)
-
-
-def consumers(app: Celery, queues: list[str], timeout_s: float = 1.0) -> dict[str, dict[str, tuple[int, int]]]:
-    """Per queue, the nodes consuming it now: node → (max concurrency, main PID if local), from ``inspect``.
-
-    One broadcast for all queues (a broadcast waits its whole timeout), then ``stats`` from those nodes.
-    """
-    listed = app.control.inspect(timeout=timeout_s).active_queues() or {}
-    nodes_of = {
-        queue: [node for node, qs in listed.items() if any(q.get("name") == queue for q in qs)] for queue in queues
-    }
-    wanted = sorted({node for nodes in nodes_of.values() for node in nodes})
-    stats = (app.control.inspect(destination=wanted, timeout=timeout_s).stats() or {}) if wanted else {}
-    found: dict[str, dict[str, tuple[int, int]]] = {}
-    for queue, nodes in nodes_of.items():
-        found[queue] = {}
-        for node in nodes:
-            info = stats.get(node, {})
-            local = node.rsplit("@", 1)[-1] == socket.gethostname()  # a PID from another host means nothing here
-            found[queue][node] = (
-                int(info.get("pool", {}).get("max-concurrency", 0) or 0),
-                int(info.get("pid", 0) or 0) if local else 0,
-            )
-    return found
+    #: The Celery mode the workers run (``stock``/``lab``; None: not known).
+    mode: str | None = None
+    #: What was reused or started, and why (shown by compare).
+    origin: str = ""
 
 
 def celery_hostname(name: str) -> str:
@@ -129,12 +109,11 @@ def worker_launch(
     entry = catalogue.POOLS.get(pool)
     python = python or (interpreter_for(entry, settings) if entry else sys.executable)
     if python is None:
-        raise BadInput(
-            f"pool {pool} needs the {entry.interpreter if entry else ''} Python: run `make freethreaded` "
-            "or set LAB_FREETHREADED_PYTHON"
-        )
+        raise BadInput((missing_reason(entry, settings) if entry else None) or f"pool {pool}: no Python to run it")
     base = dict(os.environ if env is None else env)
-    worker_env = {**base, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT), **(pool_env(entry) if entry else {})}
+    # The lab first, then the caller's PYTHONPATH: where a user's task module (``--task``) is found.
+    path = os.pathsep.join(dict.fromkeys(p for p in (str(ROOT), *base.get("PYTHONPATH", "").split(os.pathsep)) if p))
+    worker_env = {**base, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path, **(pool_env(entry) if entry else {})}
     # The worker's own LAB_CELERY_MODE (from ``env``) picks its program.
     mode: CeleryMode = "stock" if base.get("LAB_CELERY_MODE", settings.celery_mode) == "stock" else "lab"
     command = [*worker_command(pool, concurrency, queue, name, python, mode), *extra_args]
@@ -215,33 +194,6 @@ def running_workers(
 def stop_all(children: list[Child]) -> None:
     """Stop every worker we started together (warm shutdown, then SIGKILL after 15 s), by PID."""
     processes.stop_all(children, grace_s=15)
-
-
-@contextlib.contextmanager
-def pool_workers(app: Celery, settings: LabSettings, pools: list[str]) -> Iterator[dict[str, PoolWorkers]]:
-    """Each pool's workers: the ones already consuming its queue, else ones started here (stopped on exit)."""
-    found: dict[str, PoolWorkers] = {}
-    try:
-        running = consumers(app, pools)
-        for pool in pools:
-            existing = running[pool]
-            if existing:
-                found[pool] = PoolWorkers(
-                    pool,
-                    pool,
-                    sorted(existing),
-                    sum(c for c, _ in existing.values()),
-                    False,
-                    pids=[pid for _, pid in existing.values() if pid],
-                )
-            else:
-                entry = catalogue.pool(pool)
-                found[pool] = spawn_workers(
-                    app, settings, pool, entry.concurrency(settings), entry.queue, tag="compare"
-                )
-        yield found
-    finally:
-        stop_all([child for workers in found.values() for child in workers.children])
 
 
 @contextlib.contextmanager

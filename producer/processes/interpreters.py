@@ -1,7 +1,11 @@
 """Which Python a pool's worker runs on, and the environment that selects and labels it (from the catalogue).
 
-A pool on another interpreter (``threads_nogil``: free-threaded CPython) is skipped where that
-interpreter is not built; whether its GIL is really off is checked by importing the worker on it.
+A pool's ``interpreter`` (catalogue) names its Python: ``default`` (this one), ``freethreaded``
+(CPython 3.13t, ``threads_nogil``) or ``3.13`` (the default-build CPython 3.13, ``interpreters``:
+it needs 3.13's ``_interpreters``). The last two are the venvs `make pythons` builds, or the
+interpreters ``LAB_FREETHREADED_PYTHON`` / ``LAB_PY313_PYTHON`` name. A pool whose interpreter is
+not built is skipped (:func:`missing_reason`); whether a free-threaded worker's GIL is really off is
+checked by importing the worker on it.
 """
 
 from __future__ import annotations
@@ -18,19 +22,45 @@ from producer.errors import LabError
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def freethreaded_python(settings: LabSettings) -> str | None:
-    """The free-threaded interpreter: ``LAB_FREETHREADED_PYTHON``, else the venv `make freethreaded` builds."""
-    if settings.freethreaded_python:
-        return settings.freethreaded_python
-    candidate = settings.freethreaded_venv / "bin" / "python"
+def _configured(explicit: str, venv: Path) -> str | None:
+    if explicit:
+        return explicit
+    candidate = venv / "bin" / "python"
     return str(candidate) if candidate.exists() else None
+
+
+def freethreaded_python(settings: LabSettings) -> str | None:
+    """The free-threaded interpreter: ``LAB_FREETHREADED_PYTHON``, else the venv `make pythons` builds."""
+    return _configured(settings.freethreaded_python, settings.freethreaded_venv)
+
+
+def py313_python(settings: LabSettings) -> str | None:
+    """The default-build CPython 3.13: ``LAB_PY313_PYTHON``, else the venv `make pythons` builds."""
+    return _configured(settings.py313_python, settings.py313_venv)
 
 
 def interpreter_for(entry: catalogue.Pool, settings: LabSettings) -> str | None:
     """The Python a pool's worker runs on (None: that interpreter is not built here)."""
     if entry.interpreter == "freethreaded":
         return freethreaded_python(settings)
+    if entry.interpreter == "3.13":
+        return py313_python(settings)
     return sys.executable
+
+
+#: What builds each interpreter, and the setting that names one built elsewhere.
+_HOW_TO_GET = {
+    "freethreaded": ("the free-threaded CPython 3.13t", "LAB_FREETHREADED_PYTHON"),
+    "3.13": ("the default-build CPython 3.13", "LAB_PY313_PYTHON"),
+}
+
+
+def missing_reason(entry: catalogue.Pool, settings: LabSettings) -> str | None:
+    """Why ``entry``'s worker cannot start here (its interpreter is not built), in one line; None if it can."""
+    if interpreter_for(entry, settings) is not None:
+        return None
+    what, variable = _HOW_TO_GET.get(entry.interpreter, (entry.interpreter, ""))
+    return f"pool {entry.name} needs {what}: run `make pythons` (a few minutes, cached) or set {variable}"
 
 
 def pool_env(entry: catalogue.Pool) -> dict[str, str]:

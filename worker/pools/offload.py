@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery
-from kombu.serialization import loads
+from kombu.serialization import loads, prepare_accept_content
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,8 @@ def decode(app: Celery, trace_args: tuple[Any, ...]) -> Delivery:
     """The task name, id and arguments of the message a pool was handed (the tracer's own ``args``)."""
     name, task_id, _request, body, content_type, content_encoding = trace_args[:6]
     if content_type:
-        args, kwargs, _embed = loads(body, content_type, content_encoding, accept=set(app.conf.accept_content))
+        accept = prepare_accept_content(app.conf.accept_content)  # "json" → its content type, as Celery's tracer does
+        args, kwargs, _embed = loads(body, content_type, content_encoding, accept=accept)
     else:
         args, kwargs, _embed = body
     return Delivery(str(name), str(task_id), tuple(args or ()), dict(kwargs or {}))
