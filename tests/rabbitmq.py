@@ -35,6 +35,7 @@ class PrivateRabbit:
 
     node: RabbitNode
     child: Child | None = None
+    starts: int = 0
 
     @property
     def url(self) -> str:
@@ -44,11 +45,14 @@ class PrivateRabbit:
     def start(self) -> None:
         """Start (or restart) the node: same name, ports, data (durable queues and persistent messages).
 
-        kombu's process-wide connection pools (keyed by URL, shared by every app here) still hold connections
-        to the node before the restart: they are dropped, as a restarted producer process would have none.
+        After a restart, kombu's process-wide pools (keyed by URL, shared by every app here) still hold
+        connections to the node as it was: those pools are dropped (only this node's), as a new producer
+        process would have none.
         """
+        if self.starts:
+            _drop_pools_of(self.node.amqp_port)
         self.child = start_node(self.node)
-        kombu.pools.reset()
+        self.starts += 1
 
     def beam_pid(self) -> int:
         """The Erlang VM's PID (the child is the script's ``sh``, which stops the VM on SIGTERM)."""
@@ -73,6 +77,19 @@ def skip_without_rabbitmq() -> None:
         ensure_rabbitmq_installed()
     except LabError as error:
         pytest.skip(str(error))
+
+
+def _drop_pools_of(port: int) -> None:
+    """Close and forget kombu's global connection and producer pools for the local broker on ``port``."""
+    for group in (kombu.pools.producers, kombu.pools.connections):
+        for key, pool in list(group.items()):
+            template = getattr(pool, "connection", None) or getattr(
+                getattr(pool, "connections", None), "connection", None
+            )
+            if template is not None and template.port == port:
+                with contextlib.suppress(Exception):
+                    pool.force_close_all()
+                group.pop(key, None)
 
 
 @contextlib.contextmanager
