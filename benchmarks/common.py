@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from config.settings import CeleryMode
+from producer.measure.record_base import clean
 from producer.processes import children as processes
 from producer.processes import fleet, roles
 from producer.processes.children import Child
@@ -134,9 +135,16 @@ def alternating(repeats: int, sides: dict[str, Callable[[], float]]) -> dict[str
 
 
 def report(
-    name: str, title: str, rows: dict[str, Any], ratios: dict[str, tuple[float, str]], notes: list[str] | None = None
+    name: str,
+    title: str,
+    rows: dict[str, Any],
+    ratios: dict[str, tuple[float, str]],
+    notes: list[str] | None = None,
+    *,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Print the figures and ratios (with goal and verdict) and write ``benchmarks/results/<name>.json``."""
+    """Print the figures and ratios (with goal and verdict) and write ``benchmarks/results/<name>.json``;
+    ``extra`` adds structured keys to the record (written, not printed; NaN becomes null)."""
     record: dict[str, Any] = {
         "benchmark": name,
         "title": title,
@@ -145,6 +153,7 @@ def report(
         "figures": rows,
         "ratios": {},
         "notes": notes or [],
+        **clean(extra or {}),
     }
     print(f"\n== {title} ==")
     for key, value in rows.items():

@@ -27,6 +27,8 @@ BENCHMARKS = {
     "bench_spawn": "spawn",
     "bench_scaling": "scaling",
     "bench_asyncio": "asyncio",
+    "bench_modes": "modes",
+    "bench_advise": "advise",
 }
 
 

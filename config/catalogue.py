@@ -130,7 +130,8 @@ add_pool(Pool("solo", "one task at a time, in the worker process itself", "solo"
               gil_per_process=True, process_per_slot=False, tasks_on_main_thread=True, colour="#7f7f7f"))
 add_pool(Pool("gevent", "greenlets on one OS thread, sockets monkey-patched", "gevent", _io_slots,
               "LAB_IO_CONCURRENCY greenlets: one OS thread, waits overlap via monkey-patched sockets",
-              gil_per_process=True, process_per_slot=False, tasks_on_main_thread=False, colour="#2ca02c"))
+              gil_per_process=True, process_per_slot=False, tasks_on_main_thread=False, colour="#2ca02c",
+              cooperative=True))
 add_pool(Pool("threads_nogil", "the threads pool on free-threaded CPython (PEP 703)", "threads", _io_slots,
               "LAB_IO_CONCURRENCY threads on free-threaded CPython (PYTHON_GIL=0): CPU work runs on every core",
               gil_per_process=False, process_per_slot=False, tasks_on_main_thread=False, colour="#d62728",
@@ -144,7 +145,7 @@ add_pool(Pool("asyncio", "coroutines on one event loop (its own thread) in the w
               "worker.pools.asyncio_pool:AsyncioPool", _async_slots,
               "LAB_ASYNC_CONCURRENCY coroutines in flight on one event loop: a slot is a coroutine, not a thread",
               gil_per_process=True, process_per_slot=False, tasks_on_main_thread=False, colour="#8c564b",
-              runs_coroutines=True))
+              runs_coroutines=True, cooperative=True))
 add_pool(Pool("inproc-threads", "ThreadPoolExecutor in the producer: the threads pool without the queue", "",
               _io_slots, "ThreadPoolExecutor(LAB_IO_CONCURRENCY): the threads pool without the queue",
               gil_per_process=True, process_per_slot=False, tasks_on_main_thread=False, colour="#ffbb78",

@@ -110,6 +110,9 @@ class Pool:
     runs_coroutines: bool = False
     #: The worker refuses to start when its interpreter's GIL is on (free-threaded pools).
     requires_gil_off: bool = False
+    #: Slots take turns on one OS thread (greenlets, coroutines): waits overlap, computing never does,
+    #: not even C code that releases the GIL.
+    cooperative: bool = False
 
     def refuses(self, entry: Workload) -> str | None:
         """Why this pool cannot run ``entry`` (one line), or None when it can."""

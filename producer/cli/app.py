@@ -51,6 +51,7 @@ def _root(
 
 def build_app() -> typer.Typer:
     """The CLI. Built after the catalogue's extensions are loaded, so their names show in help and choices."""
+    from producer.cli.advise_command import register as register_advise_command
     from producer.cli.batch_commands import register as register_batch_commands
     from producer.cli.diff_command import HELP as DIFF_HELP
     from producer.cli.diff_command import diff
@@ -69,6 +70,7 @@ def build_app() -> typer.Typer:
     app.callback()(_root)
     register_batch_commands(app)  # submit, demo, watch
     register_measure_commands(app)  # compare, sweep
+    register_advise_command(app)  # advise
     app.command()(probe)
     app.command()(report)
     app.command(help=DIFF_HELP)(diff)

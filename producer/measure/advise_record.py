@@ -31,6 +31,8 @@ class Trial(RecordPart):
     failed: int
     lost: int
     throughput: float | None
+    #: p95 of a task's run time on this configuration (started → finished: what the pool adds, e.g. turns
+    #: on the GIL or on the cores); a burst's queue wait is left out, it only measures the batch's size.
     latency_p95_s: float | None
     timings: Timings | None = None
     memory: MemoryFigures | None = None
@@ -42,6 +44,14 @@ class Trial(RecordPart):
     reason: str = ""
     #: The constraints it breaks, one line each (empty: it meets them all).
     ruled_out: list[str] = Field(default_factory=list)
+    #: Tasks still queued or held unacknowledged when the batch's time ran out (not lost: they may yet run).
+    pending: int = 0
+    #: The first failed task's reason, when any failed.
+    failure_reason: str | None = None
+    #: Cores other processes kept busy during the batch (a busy machine makes the figure low and noisy).
+    others_cores: float | None = None
+    #: Seconds the trial took, from starting its workers to stopping them (what the budget pays).
+    duration_s: float | None = None
 
 
 class Recommendation(RecordPart):
@@ -60,6 +70,8 @@ class AdviseRecord(LabRecord):
     workload: str
     task: UserTaskInfo | None = None
     size: int = 0
+    #: Tasks in a trial's measured batch, the median over the trials (each is sized from its warm-up to last
+    #: a few seconds).
     count: int
     classification: Classification
     constraints: Constraints

@@ -1,0 +1,1 @@
+"""`producer advise`: an adaptive search of pools, concurrency and worker processes for one task."""
