@@ -124,6 +124,7 @@ HOST_PIP_INDEX = $${PIP_INDEX_URL:-$$($(PYTHON) -m pip config get global.index-u
 	@umask 077; sed -e "s/^REDIS_PASSWORD=$$/REDIS_PASSWORD=$$($(PYTHON) -c 'import secrets; print(secrets.token_hex(24))')/" \
 		-e "s/^LAB_FLOWER_PASSWORD=$$/LAB_FLOWER_PASSWORD=$$($(PYTHON) -c 'import secrets; print(secrets.token_hex(12))')/" \
 		-e "s/^GRAFANA_ADMIN_PASSWORD=$$/GRAFANA_ADMIN_PASSWORD=$$($(PYTHON) -c 'import secrets; print(secrets.token_hex(12))')/" \
+		-e "s/^RABBITMQ_PASSWORD=$$/RABBITMQ_PASSWORD=$$($(PYTHON) -c 'import secrets; print(secrets.token_hex(24))')/" \
 		.env.example > .env
 	@echo "wrote .env with generated passwords (Flower: user admin, LAB_FLOWER_PASSWORD in .env)"
 
@@ -133,9 +134,9 @@ compose-up: .env
 compose-down:
 	$(COMPOSE) down
 
-## compose-test: build, start, scale and exercise the compose stack for real (needs a Docker engine)
+## compose-test: build, start, scale and exercise the compose stack for real, on Redis then on RabbitMQ (needs a Docker engine)
 compose-test: venv
-	PIP_INDEX_URL="$(HOST_PIP_INDEX)" $(BIN)/python -m pytest -m compose -s -p no:cacheprovider tests/test_compose.py
+	PIP_INDEX_URL="$(HOST_PIP_INDEX)" $(BIN)/python -m pytest -m compose -s -p no:cacheprovider tests/test_compose.py tests/test_compose_rabbitmq.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .lab results test-artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -33,6 +33,13 @@ CONSUMER_CHANGES: tuple[str, ...] = (
 )
 
 
+#: Said once where the lab mode runs on another broker than Redis (worker log, `stack up`, records).
+REDIS_ONLY_NOTE = (
+    "lab mode on RabbitMQ: the lab's consumer applies; the lab's transport and its guards "
+    "(quarantined queue entries, requeue on reconnect) are Redis-only"
+)
+
+
 class UntestedCeleryVersions(RuntimeError):
     """The lab mode on a Celery or kombu minor version its classes were not tested on (one line, exit 2)."""
 
@@ -95,9 +102,11 @@ def describe_mode(settings: LabSettings) -> dict[str, Any]:
     changes: list[str] = []
     if settings.celery_mode == "lab":
         changes = [*(TRANSPORT_CHANGES if uses_lab_transport(settings) else ()), *CONSUMER_CHANGES]
+    redis_only = settings.celery_mode == "lab" and not uses_lab_transport(settings)
     return {
         "mode": settings.celery_mode,
         "changes": changes,
+        **({"not_applied": REDIS_ONLY_NOTE} if redis_only else {}),
         "python": platform.python_version(),
         "celery": _installed("celery"),
         "kombu": _installed("kombu"),

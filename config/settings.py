@@ -12,6 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Which Celery runs: ``stock`` (plain Celery and kombu) or ``lab`` (the lab's transport and consumer).
 CeleryMode = Literal["stock", "lab"]
+#: RabbitMQ queue type of the lab's queues (``LAB_RABBITMQ_QUEUE_TYPE``).
+QueueType = Literal["classic", "quorum"]
 
 
 class LabSettings(BaseSettings):
@@ -115,6 +117,32 @@ class LabSettings(BaseSettings):
         "(opened on demand; kombu's default 10 is too few for gevent -c 64)",
     )
 
+    broker_heartbeat_s: int = Field(
+        60,
+        ge=0,
+        description="AMQP heartbeat (seconds; 0 = off): a silent dead peer is noticed after about twice this",
+    )
+    rabbitmq_queue_type: QueueType = Field(
+        "classic",
+        description="RabbitMQ queue type of the lab's queues: classic (durable, one node) or quorum (Raft log)",
+    )
+    rabbitmq_api_url: str = Field(
+        "",
+        description="RabbitMQ management API (e.g. http://rabbitmq:15672/) for unacknowledged counts; "
+        "credentials from LAB_BROKER_URL",
+    )
+    rabbitmq_management_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="the stack's private RabbitMQ node: management UI/API on 127.0.0.1 here (0 = none)",
+    )
+    rabbitmq_node_dir: str = Field(
+        "",
+        description="directory of a private RabbitMQ node the lab started (node.json: node name, Erlang cookie), "
+        "asked with rabbitmqctl for unacknowledged counts; default <state dir>/rabbitmq",
+    )
+
     @field_validator("cpu_hard_time_limit_s")
     @classmethod
     def _hard_limit_above_soft(cls, hard: float, info: ValidationInfo) -> float:
@@ -134,6 +162,16 @@ class LabSettings(BaseSettings):
     def allowed_host_set(self) -> frozenset[str]:
         """Hosts that I/O tasks may reach; anything else is refused by producer and task alike."""
         return frozenset(h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip())
+
+    @property
+    def broker_is_amqp(self) -> bool:
+        """True when the broker is RabbitMQ (an ``amqp://`` / ``amqps://`` / ``pyamqp://`` URL), else Redis."""
+        return self.broker_url.split("://", 1)[0].lower() in ("amqp", "amqps", "pyamqp")
+
+    @property
+    def rabbitmq_node_path(self) -> Path:
+        """Where the private RabbitMQ node's files (and its node.json) are: the setting, or ``<state dir>/rabbitmq``."""
+        return Path(self.rabbitmq_node_dir) if self.rabbitmq_node_dir else self.state_dir / "rabbitmq"
 
     @property
     def task_module_list(self) -> tuple[str, ...]:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
+#: The override that points every app service at the ``rabbitmq`` service (with ``--profile rabbitmq``).
+RABBITMQ_FILE = ROOT / "docker-compose.rabbitmq.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
 _PASS_THROUGH = ("PATH", "HOME", "DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY")
@@ -77,12 +79,14 @@ def compose(
     project: str | None = None,
     timeout: float = 120,
     check: bool = True,
+    overrides: tuple[Path, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
-    """Run compose on the lab's file with ``env`` and ``env_file``; raise with its output when it fails."""
+    """Compose on the lab's file (and ``overrides``) with ``env`` and ``env_file``; raise with its output on failure."""
     program = compose_program()
     if program is None:
         raise RuntimeError("neither docker-compose nor the docker compose plugin is installed")
-    command = [*program, "-f", str(COMPOSE_FILE), "--env-file", str(env_file)]
+    files = [arg for path in (COMPOSE_FILE, *overrides) for arg in ("-f", str(path))]
+    command = [*program, *files, "--env-file", str(env_file)]
     if project:
         command += ["-p", project]
     done = subprocess.run([*command, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)

@@ -1,7 +1,8 @@
 """Session fixtures: a private redis-server on a free port, the latency target and real workers.
 
 The environment is set in ``pytest_configure`` so that every module importing the Celery app sees
-the private Redis. Nothing here touches the machine's shared Redis on 6379.
+the private Redis. Nothing here touches the machine's shared Redis on 6379, nor its RabbitMQ on 5672:
+the RabbitMQ tests use a private node (``rabbitmq``), started on first use.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from producer.processes import children as processes
 from producer.processes.children import Child
 from producer.processes.redis_server import RedisProcess, free_port, start_redis_server
 from tests.helpers import running_target, running_worker
+from tests.rabbitmq import PrivateRabbit, private_rabbit
 
 _session: dict[str, Any] = {}
 
@@ -58,6 +60,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def redis_server() -> RedisProcess:
     """The session's private redis-server."""
     return _session["server"]
+
+
+@pytest.fixture(scope="session")
+def rabbitmq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRabbit]:
+    """The session's private RabbitMQ node (own name, ports, files, user), stopped by PID at the end."""
+    with private_rabbit(tmp_path_factory.mktemp("rabbitmq")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -153,11 +153,12 @@ class FaultCounts:
     extra_executions: int
     republished: int = 0
     mode: str = "lab"
+    broker: str = "redis"
 
     def line(self) -> str:
         """One line for the test log and the README."""
         return (
-            f"[{self.mode}] {self.fault}: submitted {self.submitted}, completed {self.completed}, "
+            f"[{self.mode}, {self.broker}] {self.fault}: submitted {self.submitted}, completed {self.completed}, "
             f"failed {self.failed}, lost {self.lost}, duplicated {self.duplicated}, re-run {self.rerun}, "
             f"re-published {self.republished}"
         )
@@ -170,8 +171,13 @@ def count_outcome(
     backend: redis.Redis,
     republished: int = 0,
     mode: str = "lab",
+    broker: str = "redis",
+    **measured: Any,
 ) -> tuple[FaultCounts, ExecutionTally]:
-    """Counts for a batch from its collected results and the execution log; recorded in ``COUNTS_FILE``."""
+    """Counts for a batch from its collected results and the execution log; recorded in ``COUNTS_FILE``.
+
+    ``measured`` adds figures to the recorded line (e.g. how soon RabbitMQ requeued a dead worker's tasks).
+    """
     task_ids = batch.task_ids if isinstance(batch, Batch) else batch
     executions = tally(read_events(backend), task_ids)
     counts = FaultCounts(
@@ -185,17 +191,18 @@ def count_outcome(
         executions.extra_executions,
         republished,
         mode,
+        broker,
     )
     COUNTS_FILE.parent.mkdir(parents=True, exist_ok=True)
     with COUNTS_FILE.open("a") as out:
-        out.write(json.dumps({**asdict(counts), "lost_ids": collected.lost, "at": time.time()}) + "\n")
-    print(counts.line())
+        out.write(json.dumps({**asdict(counts), **measured, "lost_ids": collected.lost, "at": time.time()}) + "\n")
+    print(counts.line(), measured or "")
     return counts, executions
 
 
 def collect(
     backend: redis.Redis,
-    broker: redis.Redis,
+    broker: Any,
     task_ids: list[str],
     queue: str,
     timeout_s: float = 180,

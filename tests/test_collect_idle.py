@@ -10,7 +10,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from producer.batch.collect import broker_idle, collect_results
+from producer.batch.collect import collect_results
+from producer.batch.pending import broker_idle
 from producer.processes.redis_server import RedisProcess
 
 #: Databases of the session's private Redis that no worker uses.

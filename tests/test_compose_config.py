@@ -17,7 +17,15 @@ import yaml
 from config.settings import LabSettings
 from producer.processes import roles
 from producer.processes.flower import check_credentials
-from tests.compose_cli import COMPOSE_FILE, DOCKERFILE, ENV_EXAMPLE, compose, compose_env, compose_program
+from tests.compose_cli import (
+    COMPOSE_FILE,
+    DOCKERFILE,
+    ENV_EXAMPLE,
+    RABBITMQ_FILE,
+    compose,
+    compose_env,
+    compose_program,
+)
 
 pytestmark = pytest.mark.skipif(
     compose_program() is None,
@@ -29,11 +37,12 @@ FLOWER_ONLY = ("FLOWER_BASIC_AUTH", "LAB_FLOWER_PASSWORD")
 APP_SERVICES = ("worker-cpu", "worker-io", "flower", "target", "producer")
 
 
-def resolved(tmp_path: Path, **values: str) -> dict[str, Any]:
-    """The compose file as `docker-compose config` resolves it with ``values`` (and nothing else) set."""
+def resolved(tmp_path: Path, *overrides: Path, **values: str) -> dict[str, Any]:
+    """The compose file (and ``overrides``) as `docker-compose config` resolves it with ``values`` (only) set."""
     env_file = tmp_path / "empty.env"
     env_file.write_text("")
-    done = compose(["--profile", "tools", "config"], compose_env(**values), env_file, project="labconfig")
+    profiles = ["--profile", "tools", "--profile", "rabbitmq"]
+    done = compose([*profiles, "config"], compose_env(**values), env_file, project="labconfig", overrides=overrides)
     return yaml.safe_load(done.stdout)["services"]
 
 
@@ -182,3 +191,68 @@ def test_the_example_env_file_as_is_is_refused() -> None:
         "set REDIS_PASSWORD in .env" in done.stdout + done.stderr
         or "set LAB_FLOWER_PASSWORD in .env" in done.stdout + done.stderr
     )
+
+
+RABBIT_SECRETS = {**SECRETS, "RABBITMQ_PASSWORD": "rabbit0pass"}
+
+
+@pytest.fixture(scope="module")
+def on_rabbitmq(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Services resolved with docker-compose.rabbitmq.yml over the base file."""
+    return resolved(tmp_path_factory.mktemp("compose-rabbitmq"), RABBITMQ_FILE, **RABBIT_SECRETS)
+
+
+def test_rabbitmq_service_has_a_profile_a_healthcheck_and_only_its_ui_on_loopback(services: dict[str, Any]) -> None:
+    rabbitmq = services["rabbitmq"]
+    assert rabbitmq["image"] == "rabbitmq:3-management"
+    assert rabbitmq["profiles"] == ["rabbitmq"]
+    assert rabbitmq["healthcheck"]["test"] == ["CMD", "rabbitmq-diagnostics", "-q", "ping"]
+    ports = rabbitmq["ports"]
+    assert len(ports) == 1, "AMQP (5672) is not published on the host"
+    port = ports[0]
+    if isinstance(port, str):
+        assert port.startswith("127.0.0.1:15672:15672")
+    else:
+        assert (port["host_ip"], str(port["published"]), int(port["target"])) == ("127.0.0.1", "15672", 15672)
+    assert "set RABBITMQ_PASSWORD in .env" in " ".join(rabbitmq["entrypoint"]), "refuses an empty password"
+    assert rabbitmq["environment"]["RABBITMQ_DEFAULT_USER"] == "lab"
+
+
+def test_the_base_file_needs_no_rabbitmq_password(services: dict[str, Any]) -> None:
+    for name in ("worker-cpu", "worker-io", "flower", "producer"):
+        assert services[name]["environment"]["LAB_BROKER_URL"].startswith("redis://"), name
+
+
+def test_the_rabbitmq_override_switches_every_app_service_and_keeps_results_in_redis(
+    on_rabbitmq: dict[str, Any],
+) -> None:
+    password = RABBIT_SECRETS["RABBITMQ_PASSWORD"]
+    for name in ("worker-cpu", "worker-io", "flower", "producer"):
+        env = on_rabbitmq[name]["environment"]
+        assert env["LAB_BROKER_URL"] == f"amqp://lab:{password}@rabbitmq:5672//", name
+        assert env["LAB_RESULT_BACKEND"] == f"redis://:{SECRETS['REDIS_PASSWORD']}@redis:6379/1", name
+        assert env["LAB_RABBITMQ_API_URL"] == "http://rabbitmq:15672/", name
+        assert on_rabbitmq[name]["depends_on"]["rabbitmq"]["condition"] == "service_healthy", name
+    assert on_rabbitmq["rabbitmq"]["environment"]["RABBITMQ_DEFAULT_PASS"] == password
+    assert on_rabbitmq["flower"]["environment"]["FLOWER_BROKER_API"] == f"http://lab:{password}@rabbitmq:15672/api/"
+    for name in ("worker-cpu", "worker-io", "producer", "target", "redis"):
+        assert "FLOWER_BROKER_API" not in (on_rabbitmq[name].get("environment") or {}), name
+
+
+def test_the_rabbitmq_override_refuses_to_start_without_its_password(tmp_path: Path) -> None:
+    env_file = tmp_path / "empty.env"
+    env_file.write_text("")
+    done = compose(
+        ["config", "-q"], compose_env(**SECRETS), env_file, project="labconfig", check=False, overrides=(RABBITMQ_FILE,)
+    )
+    assert done.returncode != 0
+    assert "set RABBITMQ_PASSWORD in .env" in done.stdout + done.stderr
+
+
+def test_env_example_documents_the_rabbitmq_variables() -> None:
+    used = set(re.findall(r"\$\{([A-Z0-9_]+)", RABBITMQ_FILE.read_text()))
+    example = dict(
+        line.split("=", 1) for line in ENV_EXAMPLE.read_text().splitlines() if line and not line.startswith("#")
+    )
+    assert used <= set(example), used - set(example)
+    assert example["RABBITMQ_PASSWORD"] == "" and {"COMPOSE_FILE", "COMPOSE_PROFILES"} <= set(example)

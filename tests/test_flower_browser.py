@@ -18,8 +18,8 @@ import pytest
 import requests
 
 from producer.batch.run import run_batch
+from producer.processes.debian_packages import ensure_packages
 from producer.processes.flower import OPEN_PATHS
-from tests.debian_packages import ensure_packages
 from tests.flower_server import USER, FlowerServer, flower, wait_for
 from tests.helpers import LOG_DIR, ROOT
 from worker.task_args import WorkloadArgs

@@ -18,8 +18,8 @@ import yaml
 
 from producer.batch.run import run_batch
 from producer.processes import children as processes
+from producer.processes.debian_packages import ensure_packages
 from producer.processes.redis_server import free_port
-from tests.debian_packages import ensure_packages
 from tests.flower_server import FlowerServer, flower, wait_for
 from tests.helpers import LOG_DIR, ROOT
 from worker.task_args import WorkloadArgs

@@ -10,7 +10,7 @@ from celery.signals import celeryd_init, worker_init
 
 from config import catalogue
 from config.celery_config import build_celery_config
-from config.celery_mode import untested_versions
+from config.celery_mode import REDIS_ONLY_NOTE, untested_versions
 from config.settings import get_settings
 from worker import runtime
 
@@ -28,6 +28,8 @@ def _refuse_untested_lab_mode(sender: Any = None, **_: Any) -> None:
     if problem:
         print(f"worker: error: {problem}", file=sys.stderr)
         raise SystemExit(2)  # SystemExit passes Celery's signal dispatch, which logs and drops Exceptions
+    if settings.celery_mode == "lab" and settings.broker_is_amqp:
+        print(f"worker: note: {REDIS_ONLY_NOTE}", file=sys.stderr)
 
 
 @celeryd_init.connect

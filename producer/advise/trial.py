@@ -25,7 +25,7 @@ from config.settings import CeleryMode, LabSettings
 from producer.advise import bottleneck
 from producer.advise.space import Config
 from producer.batch.collect import collect_results
-from producer.batch.run import BatchOutcome, redis_clients, run_batch
+from producer.batch.run import BatchOutcome, broker_and_backend, run_batch
 from producer.batch.stats import percentile
 from producer.batch.submit import submit_batch
 from producer.measure import ceiling, cpu_share, memory
@@ -130,7 +130,7 @@ def _consumer_ceiling(setup: TrialSetup, config: Config, queue: str) -> float | 
 
 def _noop_rate(setup: TrialSetup, queue: str, count: int) -> float | None:
     """No-op tasks/s of the warm workers consuming ``queue``: completed ÷ (last finish − first start)."""
-    broker, backend = redis_clients(setup.settings)
+    broker, backend = broker_and_backend(setup.settings)
     batch = submit_batch(setup.app, ceiling.NOOP, count, queue)
     timeout = setup.timeout_s()
     records = collect_results(backend, batch.task_ids, timeout_s=timeout, broker=broker, queue=queue).records
@@ -154,7 +154,7 @@ def _measure(setup: TrialSetup, config: Config, workers: fleet.PoolWorkers, queu
     ceiling_tps = _consumer_ceiling(setup, config, queue)
     estimate = _estimate(warm, ceiling_tps)
     count = int(min(MAX_TASKS, setup.settings.max_count, max(MIN_TASKS, 2 * config.slots, estimate * setup.batch_s)))
-    broker, _ = redis_clients(setup.settings)
+    broker, _ = broker_and_backend(setup.settings)
     cpu_before = fleet.cpu_seconds(workers.pids)
     shares_before = cpu_share.snapshot(workers.pids, broker)
     with memory.sampled(workers.pids, config.slots) as sampler:

@@ -2,8 +2,8 @@
 
 Every read goes through an :class:`~producer.batch.outage.OutageGuard`: a Redis restart while results
 are collected is ridden out (up to ``LAB_OUTAGE_RETRY_S``), and the lost-task clock restarts after it.
-What is unfinished at the end is located in the broker (:mod:`producer.batch.pending`): still queued,
-held unacknowledged by a worker, or lost.
+What is unfinished at the end is located in the broker (:meth:`producer.broker.base.Broker.locate`: by id
+on Redis, by count on RabbitMQ): still queued, held unacknowledged by a worker, or lost.
 """
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis
 
 from producer.batch.outage import OutageGuard
-from producer.batch.pending import UNACKED_KEY, Whereabouts, locate_unfinished, unacked_task_id
+from producer.broker import Broker, Whereabouts, as_broker
 
 CHUNK = 2000
 POLL_INTERVAL_S = 0.05
@@ -65,24 +65,6 @@ def _failure_reason(meta: dict[str, Any]) -> str:
     return str(meta.get("status", "unknown"))
 
 
-def broker_idle(broker: redis.Redis, queue: str, task_ids: Collection[str] | None = None) -> bool:
-    """True when ``queue`` is empty and no message is delivered-but-unacknowledged.
-
-    With ``task_ids``, only unacknowledged messages of those tasks count: an unacked entry left by some
-    other batch (say, an ack that failed) must not keep this batch from ever deciding its tasks are lost.
-    """
-    pipe = broker.pipeline(transaction=False)
-    pipe.llen(queue)
-    pipe.hlen(UNACKED_KEY)
-    queued, unacked = pipe.execute()
-    if int(queued) or not int(unacked):
-        return not int(queued)
-    if task_ids is None:
-        return False
-    wanted = task_ids if isinstance(task_ids, set | frozenset) else set(task_ids)
-    return not any(unacked_task_id(raw) in wanted for raw in broker.hvals(UNACKED_KEY))
-
-
 def _read(backend: redis.Redis, task_ids: list[str], collected: Collected) -> tuple[list[str], int]:
     """One pipelined round trip of MGETs over ``task_ids``: record final states, return (still pending, finished)."""
     pipe = backend.pipeline(transaction=False)
@@ -110,7 +92,7 @@ def collect_results(
     task_ids: list[str],
     *,
     timeout_s: float,
-    broker: redis.Redis | None = None,
+    broker: Broker | redis.Redis | None = None,
     queue: str = "",
     idle_grace_s: float = 5.0,
     on_done: Callable[[int], None] | None = None,
@@ -130,6 +112,7 @@ def collect_results(
     Redis and the CPU the workers need; a lost-task decision is only ever taken on a full sweep.
     """
     guard = outage or OutageGuard()
+    on_broker = as_broker(broker) if broker is not None else None
     collected = Collected()
     pending = list(task_ids)
     deadline = time.monotonic() + timeout_s
@@ -155,8 +138,8 @@ def collect_results(
         now = time.monotonic()
         if finished or guard.outages != outages:
             idle_since = None  # progress, or Redis just came back: the idle clock starts again
-        elif full and broker is not None and queue:
-            idle = guard.call(functools.partial(broker_idle, broker, queue, set(pending)), "broker")
+        elif full and on_broker is not None and queue:
+            idle = guard.call(functools.partial(on_broker.idle, queue, set(pending)), "broker")
             if idle and guard.outages == outages:
                 idle_since = idle_since or now
                 if now - idle_since >= idle_grace_s:
@@ -168,19 +151,19 @@ def collect_results(
         if not behind:
             time.sleep(POLL_INTERVAL_S)
     collected.lost = pending
-    if pending and broker is not None and queue:
-        collected.place(locate(broker, queue, pending, guard, visibility_timeout_s))
+    if pending and on_broker is not None and queue:
+        collected.place(locate(on_broker, queue, pending, guard, visibility_timeout_s))
     collected.finished_at = time.time()
     return collected
 
 
 def locate(
-    broker: redis.Redis, queue: str, task_ids: list[str], guard: OutageGuard, visibility_timeout_s: float | None = None
+    broker: Broker, queue: str, task_ids: list[str], guard: OutageGuard, visibility_timeout_s: float | None = None
 ) -> Whereabouts:
-    """:func:`~producer.batch.pending.locate_unfinished` through the outage guard."""
+    """The broker's :meth:`~producer.broker.base.Broker.locate`, through the outage guard."""
     if visibility_timeout_s is None:
         from config.settings import get_settings
 
         visibility_timeout_s = get_settings().visibility_timeout_s
     visibility = visibility_timeout_s
-    return guard.call(lambda: locate_unfinished(broker, queue, task_ids, visibility), "broker")
+    return guard.call(lambda: broker.locate(queue, task_ids, visibility), "broker")

@@ -17,17 +17,20 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import redis
+from amqp.exceptions import RecoverableConnectionError
 from kombu.exceptions import OperationalError
 
 from producer.errors import LabError
 
 T = TypeVar("T")
 
-#: What an unreachable or restarting Redis raises: redis-py's connection and timeout errors (loading the
-#: AOF after a restart is ``BusyLoadingError``, a ``ConnectionError``), kombu's wrapper, the OS's own.
+#: What an unreachable or restarting broker raises: redis-py's connection and timeout errors (loading the
+#: AOF after a restart is ``BusyLoadingError``, a ``ConnectionError``), py-amqp's (RabbitMQ shutting down:
+#: ``ConnectionForced``), kombu's wrapper, the OS's own.
 OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
     redis.ConnectionError,
     redis.TimeoutError,
+    RecoverableConnectionError,
     OperationalError,
     ConnectionError,
     TimeoutError,

@@ -1,4 +1,4 @@
-"""Where a batch's unfinished tasks are: still queued, held unacknowledged by a worker, or vanished (lost).
+"""Redis: where a batch's unfinished tasks are: still queued, held unacknowledged by a worker, or vanished (lost).
 
 Measured (issue 11): kill -9 of the stack's I/O worker during ``submit --count 2000 --timeout 30``: the
 summary said "401 lost" while 382 were still in the queue (no worker consumed it any more) and 19 were
@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Collection
-from dataclasses import dataclass, field
 from typing import Any
 
 import redis
 from celery import Celery
+
+from producer.broker.base import Whereabouts
 
 UNACKED_KEY, UNACKED_INDEX_KEY = "unacked", "unacked_index"
 #: kombu's priority lists of a queue: the queue itself (priority 0) and ``queue + sep + step`` for the others.
@@ -26,17 +27,6 @@ PRIORITY_SEP, PRIORITY_STEPS = "\x06\x16", (3, 6, 9)
 PAGE = 1000
 #: A task message's first ``"id"`` is its header's (the body before it is base64, properties come after).
 _FIRST_ID = re.compile(rb'"id":\s*"([^"]+)"')
-
-
-@dataclass
-class Whereabouts:
-    """Unfinished task ids by where the broker has them; ``lost`` = in no queue and held by no worker."""
-
-    queued: list[str] = field(default_factory=list)
-    unacked: list[str] = field(default_factory=list)
-    lost: list[str] = field(default_factory=list)
-    #: When the earliest unacknowledged one goes back to its queue (epoch seconds), if any.
-    unacked_back_at: float | None = None
 
 
 def task_id_of(raw: bytes | str) -> str | None:
@@ -112,6 +102,24 @@ def locate_unfinished(broker: redis.Redis, queue: str, task_ids: list[str], visi
     if delivered:
         where.unacked_back_at = min(delivered) + visibility_timeout_s
     return where
+
+
+def broker_idle(broker: redis.Redis, queue: str, task_ids: Collection[str] | None = None) -> bool:
+    """True when ``queue`` is empty and no message is delivered-but-unacknowledged.
+
+    With ``task_ids``, only unacknowledged messages of those tasks count: an unacked entry left by some
+    other batch (say, an ack that failed) must not keep this batch from ever deciding its tasks are lost.
+    """
+    pipe = broker.pipeline(transaction=False)
+    pipe.llen(queue)
+    pipe.hlen(UNACKED_KEY)
+    queued, unacked = pipe.execute()
+    if int(queued) or not int(unacked):
+        return not int(queued)
+    if task_ids is None:
+        return False
+    wanted = task_ids if isinstance(task_ids, set | frozenset) else set(task_ids)
+    return not any(unacked_task_id(raw) in wanted for raw in broker.hvals(UNACKED_KEY))
 
 
 def queue_consumers(app: Celery, queue: str, timeout_s: float = 1.0) -> list[str] | None:

@@ -7,6 +7,11 @@ worker never received the message: it is in no queue, in no unacked hash, and no
 producer, which knows every id it sent, can. A task is re-published only when the broker holds
 nothing for its queue and nothing unacknowledged, so a task that is merely slow is never sent twice
 by this rule (one that was already running somewhere may be: at-least-once, not exactly-once).
+
+Redis only. RabbitMQ has no such gap: a delivered message stays unacknowledged in the broker until the
+worker acks it, and goes back to the queue when the worker's connection closes; and AMQP counts
+messages but cannot name them, so nothing there proves a particular task lost. On RabbitMQ the
+producer counts what it cannot find as lost and re-publishes nothing (``Broker.republishes_lost``).
 """
 
 from __future__ import annotations
@@ -19,9 +24,10 @@ import redis
 from celery import Celery
 
 from config import catalogue
-from producer.batch.collect import Collected, broker_idle, collect_results
+from producer.batch.collect import Collected, collect_results
 from producer.batch.outage import OutageGuard
 from producer.batch.submit import Batch, send_one
+from producer.broker import Broker, as_broker
 
 
 def republish(app: Celery, batch: Batch, task_ids: list[str], outage: OutageGuard | None = None) -> None:
@@ -37,7 +43,7 @@ def republish(app: Celery, batch: Batch, task_ids: list[str], outage: OutageGuar
 def collect_with_recovery(
     app: Celery,
     backend: redis.Redis,
-    broker: redis.Redis,
+    broker: Broker | redis.Redis,
     batch: Batch,
     *,
     timeout_s: float,
@@ -53,6 +59,7 @@ def collect_with_recovery(
     unacknowledged are pending, never re-published; broker outages are ridden out through ``outage``.
     """
     guard = outage or OutageGuard()
+    broker = as_broker(broker)
     deadline = time.monotonic() + timeout_s
     collect = functools.partial(
         collect_results,
@@ -66,12 +73,12 @@ def collect_with_recovery(
     )
     collected = collect(batch.task_ids, timeout_s=timeout_s)
     republished = 0
-    for _ in range(rounds):
+    for _ in range(rounds if broker.republishes_lost else 0):
         remaining = deadline - time.monotonic()
         if not collected.lost or remaining <= 0:
             break
         lost = collected.lost
-        if not guard.call(functools.partial(broker_idle, broker, batch.queue, set(lost)), "broker"):
+        if not guard.call(functools.partial(broker.idle, batch.queue, set(lost)), "broker"):
             break  # the tasks may still be in the broker (in flight to a worker): never send twice
         republish(app, batch, lost, guard)
         republished += len(lost)

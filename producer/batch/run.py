@@ -20,6 +20,7 @@ from producer.batch.pending import queue_consumers
 from producer.batch.recovery import collect_with_recovery
 from producer.batch.stats import BatchSummary, summarize
 from producer.batch.submit import Batch, submit_batch
+from producer.broker import Broker, open_broker, require_broker
 from producer.processes.redis_server import require_redis
 from worker.task_args import WorkloadArgs
 
@@ -34,11 +35,20 @@ class BatchOutcome:
 
 
 def redis_clients(settings: LabSettings) -> tuple[redis.Redis, redis.Redis]:
-    """(broker, result backend) clients with the configured connect timeout."""
+    """(broker, result backend) redis-py clients with the configured connect timeout (a Redis broker only)."""
     timeout = settings.broker_connect_timeout_s
     broker = redis.Redis.from_url(settings.broker_url, socket_connect_timeout=timeout)
-    backend = redis.Redis.from_url(settings.result_backend, socket_connect_timeout=timeout)
-    return broker, backend
+    return broker, result_backend(settings)
+
+
+def result_backend(settings: LabSettings) -> redis.Redis:
+    """The result backend's client (Redis, whichever the broker is)."""
+    return redis.Redis.from_url(settings.result_backend, socket_connect_timeout=settings.broker_connect_timeout_s)
+
+
+def broker_and_backend(settings: LabSettings) -> tuple[Broker, redis.Redis]:
+    """(the broker, as the producer asks it: producer/broker/; the result backend's client)."""
+    return open_broker(settings), result_backend(settings)
 
 
 def run_batch(
@@ -54,13 +64,14 @@ def run_batch(
 ) -> BatchOutcome:
     """Submit ``count`` tasks to ``queue``, wait for every one, and summarise (pending and lost ones included).
 
-    Redis must answer at the start (a stack that is not up is a one-line error at once); after that,
-    outages are retried through ``outage`` (default: bounded by ``settings.outage_retry_s``).
+    The broker and the result backend must answer at the start (a stack that is not up is a one-line
+    error at once); after that, outages are retried through ``outage`` (default: bounded by
+    ``settings.outage_retry_s``).
     """
     guard = outage or OutageGuard(settings.outage_retry_s)
-    require_redis(settings.broker_url, settings.broker_connect_timeout_s)
+    require_broker(settings)
     require_redis(settings.result_backend, settings.broker_connect_timeout_s)
-    broker, backend = redis_clients(settings)
+    broker, backend = broker_and_backend(settings)
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -74,7 +85,7 @@ def run_batch(
         sent = progress.add_task(f"submit {args.workload} → {queue}", total=count)
         batch = submit_batch(app, args, count, queue, on_sent=lambda n: progress.advance(sent, n), outage=guard)
         done = progress.add_task(f"done   {args.workload} ← {queue}", total=count)
-        # What the broker provably lost (popped by Redis, never delivered) is re-published: producer/recovery.py.
+        # What Redis provably lost (popped, never delivered) is re-published: producer/batch/recovery.py.
         collected, republished = collect_with_recovery(
             app,
             backend,
@@ -105,5 +116,7 @@ def run_batch(
         queue_consumers=consumers,
         outages=guard.outages,
         outage_s=round(guard.downtime_s, 2),
+        broker=broker.kind,
     )
+    broker.close()
     return BatchOutcome(batch, collected, summary)

@@ -60,6 +60,8 @@ class BatchSummary:
     #: Broker/result-backend outages the producer rode out, and their total length.
     outages: int = 0
     outage_s: float = 0.0
+    #: Which broker carried the batch: ``redis`` or ``rabbitmq``.
+    broker: str = "redis"
 
     @property
     def pending(self) -> int:
@@ -89,6 +91,7 @@ def summarize(
     queue_consumers: list[str] | None = None,
     outages: int = 0,
     outage_s: float = 0.0,
+    broker: str = "redis",
 ) -> BatchSummary:
     """Summarise one batch. Throughput = completed tasks / (last finish − first enqueue)."""
     latencies = [r["finished"] - r["enqueued"] for r in records if r.get("enqueued") is not None]
@@ -126,4 +129,5 @@ def summarize(
         queue_consumers=queue_consumers,
         outages=outages,
         outage_s=outage_s,
+        broker=broker,
     )

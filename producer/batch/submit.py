@@ -9,7 +9,10 @@ see ``collect.py``). When ``task_send_sent_event`` is on, ``task-sent`` events g
 ``EventDispatcher`` buffered by group, i.e. one ``task.multi`` event message per chunk: the form
 workers use themselves, which Flower's ``EventReceiver`` reads like single events.
 
-Anything the fast path does not reproduce (publish signals with receivers, compression, a non-direct
+On RabbitMQ the messages are Celery's own (``as_task_v2``, ``send_task_message``), published a chunk at a
+time with one wait for the chunk's publisher confirms (producer/batch/amqp_publish.py).
+
+Anything the Redis fast path does not reproduce (publish signals with receivers, compression, a non-direct
 exchange, priorities or expiry set on the task) falls back to the one-by-one ``send_task`` loop.
 
 Either way each round trip goes through an :class:`~producer.batch.outage.OutageGuard`: a broker outage
@@ -38,6 +41,7 @@ from kombu.serialization import dumps as kombu_dumps
 from kombu.utils.json import dumps as json_dumps
 
 from config import catalogue
+from producer.batch.amqp_publish import send_confirmed
 from producer.batch.outage import OutageGuard, OutageTooLong
 from producer.errors import LabError
 from worker.task_args import WorkloadArgs
@@ -87,7 +91,9 @@ def submit_batch(
     kwargs = args.as_kwargs()
     batch.send_started = time.time()
     try:
-        if pipelined and guard.call(lambda: fast_path_supported(app, task_name, queue)):
+        if app.connection_for_write().transport.driver_type == "amqp":  # confirmed; 1 a round unless pipelined
+            _send_confirmed(app, batch, task_name, kwargs, count, max(1, chunk) if pipelined else 1, on_sent, guard)
+        elif pipelined and guard.call(lambda: fast_path_supported(app, task_name, queue)):
             _send_pipelined(app, batch, task_name, kwargs, count, max(1, chunk), on_sent, guard)
         else:
             _send_one_by_one(app, batch, task_name, kwargs, count, on_sent, guard)
@@ -130,6 +136,21 @@ def _send_one_by_one(
             batch.task_ids.append(task_id)
             if on_sent is not None:
                 on_sent(1)
+
+
+def _send_confirmed(
+    app: Celery, batch: Batch, task_name: str, kwargs: Any, count: int, chunk: int, on_sent: Any, guard: Any
+) -> None:
+    """RabbitMQ: Celery's messages, ``chunk`` per round of publisher confirms (producer/batch/amqp_publish.py)."""
+
+    def sent(ids: list[str]) -> None:
+        batch.task_ids.extend(ids)
+        if on_sent is not None:
+            on_sent(len(ids))
+
+    ids = [f"{batch.batch_id}-{index}" for index in range(count)]
+    chunks = [ids[start : start + chunk] for start in range(0, count, chunk)]
+    send_confirmed(app, task_name, batch.queue, _exec_options(app, task_name), chunks, dict(kwargs), guard.call, sent)
 
 
 def _exec_options(app: Celery, task_name: str) -> dict[str, Any]:

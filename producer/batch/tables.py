@@ -24,8 +24,10 @@ def consumers_text(summary: BatchSummary) -> str:
     return "consumed by " + ", ".join(summary.queue_consumers)
 
 
-def back_at_text(back_at: float | None, now: float | None = None) -> str:
+def back_at_text(back_at: float | None, now: float | None = None, broker: str = "redis") -> str:
     """When unacknowledged tasks go back to their queue: clock time and how long from ``now``."""
+    if broker == "rabbitmq":
+        return "RabbitMQ requeues them when that worker's connection closes"
     if back_at is None:
         return "back when a worker restores them"
     wait = back_at - (time.time() if now is None else now)
@@ -39,13 +41,15 @@ def pending_text(summary: BatchSummary) -> str:
     if summary.queued:
         parts.append(f"{summary.queued} still queued ({consumers_text(summary)})")
     if summary.unacked:
-        parts.append(f"{summary.unacked} held unacknowledged by a worker ({back_at_text(summary.unacked_back_at)})")
+        back = back_at_text(summary.unacked_back_at, broker=summary.broker)
+        parts.append(f"{summary.unacked} held unacknowledged by a worker ({back})")
     return "; ".join(parts)
 
 
 def summary_table(summary: BatchSummary) -> Table:
     """Every figure of one batch, a row each."""
-    table = Table(title=f"{summary.workload} (size {summary.size}) on queue {summary.queue}", show_header=False)
+    title = f"{summary.workload} (size {summary.size}) on queue {summary.queue} ({summary.broker})"
+    table = Table(title=title, show_header=False)
     table.add_column("figure", style="bold")
     table.add_column("value", justify="right")
     rows = [
@@ -53,7 +57,12 @@ def summary_table(summary: BatchSummary) -> Table:
         ("failed / lost", f"{summary.failed} / {summary.lost}"),
         *([("still queued (pending)", f"{summary.queued} ({consumers_text(summary)})")] if summary.queued else []),
         *(
-            [("held unacknowledged (pending)", f"{summary.unacked} ({back_at_text(summary.unacked_back_at)})")]
+            [
+                (
+                    "held unacknowledged (pending)",
+                    f"{summary.unacked} ({back_at_text(summary.unacked_back_at, broker=summary.broker)})",
+                )
+            ]
             if summary.unacked
             else []
         ),
@@ -73,6 +82,8 @@ def summary_table(summary: BatchSummary) -> Table:
     rows += [(f"failures: {reason}", str(n)) for reason, n in summary.failure_reasons.items()]
     if summary.republished:
         rows.append(("re-published (the broker lost them)", str(summary.republished)))
+    if summary.lost and summary.broker == "rabbitmq":
+        rows.append(("lost: re-published", "no (Redis only; RabbitMQ requeues what a dead worker held)"))
     if summary.outages:
         rows.append(("broker outages ridden out", f"{summary.outages} ({summary.outage_s:.1f} s in all)"))
     for name, value in rows:

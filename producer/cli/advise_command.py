@@ -55,12 +55,12 @@ def advise(
     """
     from producer.advise.render import summary_lines, trials_table
     from producer.advise.run import AdviseRequest, run_advise
+    from producer.broker import require_broker
     from producer.cli.measure_commands import stop_cleanly_on_sigterm
     from producer.measure.advise_record import Constraints
     from producer.measure.probe import classify
     from producer.measure.records import write_record
     from producer.measure.user_tasks import task_info
-    from producer.processes.redis_server import require_redis
     from worker.app import app as celery_app
 
     settings = get_settings()
@@ -82,7 +82,7 @@ def advise(
         max_memory_mb=_positive(max_memory_mb, "--max-memory-mb"),
         budget_s=_positive(budget_s, "--budget-s") or DEFAULT_BUDGET_S,
     )
-    require_redis(settings.broker_url, settings.broker_connect_timeout_s)
+    require_broker(settings)
     # A user's task: its workers need the allow-list, and so does the command to paste.
     task_env = {"LAB_TASK_MODULES": settings.task_modules} if user else {}
     request = AdviseRequest(args, constraints, mode, task_info(args), task_env)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import click
 import typer
+from amqp.exceptions import AMQPError
 from kombu.exceptions import OperationalError
 from pydantic import ValidationError
 from redis.exceptions import RedisError
@@ -108,6 +109,6 @@ def main(argv: list[str] | None = None) -> None:
         where = "LAB_" + "_".join(str(p) for p in first["loc"]).upper()
         print(f"producer: error: bad setting {where}: {first['msg']}", file=sys.stderr)
         sys.exit(2)
-    except (OperationalError, RedisError) as error:
+    except (OperationalError, RedisError, AMQPError) as error:
         print(f"producer: error: broker: {error}", file=sys.stderr)
         sys.exit(1)

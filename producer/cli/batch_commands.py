@@ -32,7 +32,7 @@ def submit(
     from producer.batch.outage import OutageGuard
     from producer.batch.run import run_batch
     from producer.batch.submit import submit_batch
-    from producer.processes.redis_server import require_redis
+    from producer.broker import require_broker
     from worker.app import app as celery_app
 
     settings = get_settings()
@@ -44,7 +44,7 @@ def submit(
     if watch and not wait:
         raise BadInput("--watch needs --wait (it shows the batch being processed)")
     if not wait:
-        require_redis(settings.broker_url, settings.broker_connect_timeout_s)
+        require_broker(settings)
         batch = submit_batch(celery_app, args, count, queue, outage=OutageGuard(settings.outage_retry_s))
         report = {"batch_id": batch.batch_id, "queue": queue, "submitted": batch.submitted}
         print(

@@ -131,13 +131,13 @@ def run_compare_command(
     probe: bool = True,
 ) -> CompareRecord:
     """Validate, run, print and record a compare (``user``: a user's task instead of the workloads); the record."""
+    from producer.broker import require_broker
     from producer.measure.compare import ComparePlan, run_compare
     from producer.measure.compare_table import bottleneck_lines, compare_table
     from producer.measure.modes import celery_choice, parse_celery
     from producer.measure.probe import summary_line
     from producer.measure.records import write_record
     from producer.measure.user_tasks import task_info, usable_pools
-    from producer.processes.redis_server import require_redis
     from worker.app import app as celery_app
 
     settings = get_settings()
@@ -157,7 +157,7 @@ def run_compare_command(
         plan.pools = usable_pools(user, plan.pools, chosen=pools is not None)
     if not math.isfinite(timeout) or timeout <= 0:
         raise BadInput(f"--timeout must be a positive number of seconds, got {timeout}")
-    require_redis(settings.broker_url, settings.broker_connect_timeout_s)
+    require_broker(settings)
     with stop_cleanly_on_sigterm():
         record = run_compare(celery_app, settings, plan, console=err)
     path = write_record(settings, record)
@@ -231,13 +231,13 @@ def run_sweep_command(
     celery: str = "stock",
 ) -> SweepRecord:
     """Validate, run, print and record a sweep (``user``: a user's task instead of the workload); the record."""
+    from producer.broker import require_broker
     from producer.measure.modes import celery_choice, parse_celery
     from producer.measure.probe import summary_line
     from producer.measure.records import write_record
     from producer.measure.sweep import SweepPlan, run_sweep
     from producer.measure.sweep_table import sweep_table
     from producer.processes.interpreters import missing_reason
-    from producer.processes.redis_server import require_redis
     from worker.app import app as celery_app
 
     settings = get_settings()
@@ -263,7 +263,7 @@ def run_sweep_command(
     plan = SweepPlan(
         workload, pool, args, chosen, concurrencies, worker_counts, timeout, probe, celery_choice(parse_celery(celery))
     )
-    require_redis(settings.broker_url, settings.broker_connect_timeout_s)
+    require_broker(settings)
 
     def show(point: dict[str, Any]) -> None:
         err.print(

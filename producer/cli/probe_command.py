@@ -33,8 +33,8 @@ def probe(
     as_json: Annotated[bool, typer.Option("--json", help="print the classification as JSON")] = False,
 ) -> None:
     """A short probe on workers of its own: solo thread CPU ÷ wall, then threads ÷ solo; the label and figures."""
+    from producer.broker import require_broker
     from producer.measure.probe import classify, summary_line
-    from producer.processes.redis_server import require_redis
     from worker.app import app as celery_app
 
     if (workload is None) == (task is None):
@@ -42,7 +42,7 @@ def probe(
     user = task_args(task, call_args, call_kwargs)
     args = user or build_args(workload.value if workload else "", size, None)
     settings = get_settings()
-    require_redis(settings.broker_url, settings.broker_connect_timeout_s)
+    require_broker(settings)
     found = classify(celery_app, settings, args, tasks=check_positive(tasks, "tasks", 1000), timeout_s=timeout)
     if as_json:
         print(json.dumps(found.model_dump(mode="json"), indent=2))

@@ -16,7 +16,7 @@ from celery import Celery
 
 from config.settings import LabSettings
 from producer.batch.collect import collect_results
-from producer.batch.run import redis_clients, run_batch
+from producer.batch.run import broker_and_backend, run_batch
 from producer.batch.submit import submit_batch
 from producer.processes import fleet
 from worker.task_args import WorkloadArgs
@@ -38,7 +38,7 @@ def probe_round(app: Celery, settings: LabSettings, queue: str, timeout_s: float
 def probe_consuming(app: Celery, settings: LabSettings, queue: str, timeout_s: float) -> float | None:
     """No-op tasks/s of warm workers already consuming ``queue``, the best of :data:`PROBE_ROUNDS` batches,
     each as sweep measures a point: completed ÷ (last finish − first start)."""
-    broker, backend = redis_clients(settings)
+    broker, backend = broker_and_backend(settings)
     rates = []
     for _ in range(PROBE_ROUNDS):
         batch = submit_batch(app, NOOP, PROBE_BATCH, queue)

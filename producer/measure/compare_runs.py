@@ -7,7 +7,7 @@ from typing import Any
 from celery import Celery
 
 from config.settings import LabSettings
-from producer.batch.run import redis_clients, run_batch
+from producer.batch.run import broker_and_backend, run_batch
 from producer.measure import cpu_share, inprocess, memory
 from producer.measure.cross_check import cross_check
 from producer.measure.records import latency_samples, timing_summary
@@ -62,7 +62,7 @@ def celery_run(
     lab_pids: list[int],
 ) -> dict[str, Any]:
     """One measured batch on a Celery pool's workers: figures, cross-check, mode and memory."""
-    broker, backend = redis_clients(settings)
+    broker, backend = broker_and_backend(settings)
     fleet.purge_queue(app, workers.queue)
     cpu_before = fleet.cpu_seconds(workers.pids)
     shares_before = cpu_share.snapshot(lab_pids, broker)
@@ -104,7 +104,7 @@ def baseline_run(
     lab_pids: list[int],
 ) -> dict[str, Any]:
     """One measured batch on an in-process executor (no queue): the same figures as a Celery run."""
-    broker, _ = redis_clients(settings)
+    broker, _ = broker_and_backend(settings)
     shares_before = cpu_share.snapshot(lab_pids, broker)
     run = inprocess.run_baseline(name, workers, args, count)
     others = cpu_share.others_cores(shares_before, cpu_share.snapshot(lab_pids, broker))

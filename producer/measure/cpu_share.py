@@ -2,7 +2,8 @@
 
 On a shared machine the cores a measurement needs may be busy with other work; a CPU-bound figure
 is only as good as the share of the cores it actually had. ``others`` = machine busy time − the
-producer (and its reaped children, e.g. ProcessPoolExecutor workers) − the local workers − Redis.
+producer (and its reaped children, e.g. ProcessPoolExecutor workers) − the local workers − the broker
+(Redis' ``INFO cpu``; a local RabbitMQ's ``beam.smp``).
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ from dataclasses import dataclass
 import psutil
 import redis
 
+from producer.broker import Broker, as_broker
+
 #: Other processes using at least this many cores during a batch make its figure "busy" (noisy).
 BUSY_OTHERS_CORES = 0.5
 
 
 @dataclass(frozen=True)
 class CpuSnapshot:
-    """Cumulative CPU seconds at one instant: the whole machine, the lab's processes, Redis."""
+    """Cumulative CPU seconds at one instant: the whole machine, the lab's processes, the broker server."""
 
     at: float
     machine: float
@@ -48,20 +51,11 @@ def _process_tree(pid: int, include_reaped: bool) -> float:
         return 0.0
 
 
-def _redis_cpu(client: redis.Redis | None) -> float:
-    if client is None:
-        return 0.0
-    try:
-        info = client.info("cpu")
-    except redis.RedisError:
-        return 0.0
-    return float(info.get("used_cpu_user", 0.0)) + float(info.get("used_cpu_sys", 0.0))
-
-
-def snapshot(worker_pids: list[int], broker: redis.Redis | None) -> CpuSnapshot:
-    """CPU seconds so far: machine, producer + local workers, Redis."""
+def snapshot(worker_pids: list[int], broker: Broker | redis.Redis | None) -> CpuSnapshot:
+    """CPU seconds so far: machine, producer + local workers, the broker server (0 when it cannot be read)."""
     lab = _process_tree(os.getpid(), include_reaped=True) + sum(_process_tree(pid, False) for pid in worker_pids)
-    return CpuSnapshot(time.monotonic(), _machine_busy(), lab, _redis_cpu(broker))
+    server = as_broker(broker).server_cpu_seconds() if broker is not None else None
+    return CpuSnapshot(time.monotonic(), _machine_busy(), lab, server or 0.0)
 
 
 def others_cores(before: CpuSnapshot, after: CpuSnapshot) -> float:

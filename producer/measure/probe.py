@@ -33,8 +33,9 @@ from celery import Celery
 from config import catalogue
 from config.settings import LabSettings
 from producer.batch.collect import collect_results
-from producer.batch.run import redis_clients
+from producer.batch.run import broker_and_backend
 from producer.batch.submit import submit_batch
+from producer.broker import open_broker
 from producer.errors import LabError
 from producer.measure import runnable
 from producer.measure.figure_models import Classification, TaskClass
@@ -113,7 +114,9 @@ def _probe_worker(app: Celery, settings: LabSettings, pool: str, slots: int) -> 
         with fleet.running_workers(app, settings, pool, slots, queue, tag="probe", env=env) as workers:
             yield queue, workers.pids[0]
     finally:
-        fleet.purge_queue(app, queue)
+        broker = open_broker(settings)  # a per-run queue: RabbitMQ would keep it for ever
+        broker.drop_queue(queue)
+        broker.close()
 
 
 def _batch(
@@ -121,7 +124,7 @@ def _batch(
 ) -> ProbeBatch:
     """``count`` tasks on the worker's queue, every one finished; a failure is one line with its reason."""
     queue, pid = worker
-    broker, backend = redis_clients(settings)
+    broker, backend = broker_and_backend(settings)
     before = runnable.snapshot(pid)
     batch = submit_batch(app, args, count, queue)
     found = collect_results(backend, batch.task_ids, timeout_s=timeout_s, broker=broker, queue=queue)

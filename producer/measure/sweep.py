@@ -22,14 +22,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import psutil
-import redis
 from celery import Celery
 
 from config import catalogue
 from config.settings import CeleryMode, LabSettings
 from producer.batch.collect import collect_results
-from producer.batch.run import redis_clients
+from producer.batch.run import broker_and_backend
 from producer.batch.submit import submit_batch
+from producer.broker import Broker
 from producer.errors import LabError
 from producer.measure import memory, modes, probe
 from producer.measure.analysis import is_io
@@ -83,11 +83,11 @@ def _agree(records_tp: float, producer_tp: float) -> bool:
     return records_tp == producer_tp == 0 or (records_tp > 0 and abs(producer_tp / records_tp - 1) <= 0.25)
 
 
-def _first_take(broker: redis.Redis, queue: str, queued: int, deadline_s: float) -> float | None:
+def _first_take(broker: Broker, queue: str, queued: int, deadline_s: float) -> float | None:
     """The producer's own clock when the queue first shrinks (consumers pick up on their next BRPOP)."""
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
-        if int(broker.llen(queue)) < queued:
+        if broker.depth(queue) < queued:
             return time.time()
         time.sleep(0.002)
     return None
@@ -114,7 +114,7 @@ def run_point(
     mode = mode or settings.celery_mode
     run_id = uuid.uuid4().hex[:8]
     gate, queue = f"sweep-gate-{run_id}", f"sweep-{run_id}"
-    broker, backend = redis_clients(settings)
+    broker, backend = broker_and_backend(settings)
     started_workers = fleet.spawn_workers(
         app,
         settings,
@@ -146,7 +146,9 @@ def run_point(
         ceiling = None if noop else probe_consuming(app, settings, queue, plan.timeout_s)
     finally:
         fleet.stop_all(started_workers.children)
-        fleet.purge_queue(app, queue)
+        for used in (queue, gate):  # per-run queues: RabbitMQ would keep them for ever
+            broker.drop_queue(used)
+        broker.close()
     records = collected.records
     first = min((r["started"] for r in records), default=released)
     last = max((r["finished"] for r in records), default=collected.finished_at)
@@ -188,7 +190,7 @@ def run_sweep(
 ) -> SweepRecord:
     """Every point of the plan, then ideals, the Redis probe (workers mode) and the record."""
     cores = psutil.cpu_count() or 1
-    broker, _ = redis_clients(settings)
+    broker, _ = broker_and_backend(settings)
     points = []
     classification = probe.classify(app, settings, plan.args, timeout_s=plan.timeout_s) if plan.probe else None
     needs_target = catalogue.workload(plan.workload).takes_url

@@ -230,6 +230,9 @@ def cpu_seconds(pids: list[int]) -> float | None:
 
 
 def purge_queue(app: Celery, queue: str) -> int:
-    """Drop whatever waits in ``queue`` (only that queue: others may share this Redis)."""
+    """Drop whatever waits in ``queue`` (only that queue: others may share this broker; missing = empty)."""
     with app.connection_for_write() as connection:
-        return int(connection.default_channel.queue_purge(queue) or 0)
+        try:
+            return int(connection.default_channel.queue_purge(queue) or 0)
+        except connection.channel_errors:  # RabbitMQ: no such queue (404), nothing waits in it
+            return 0

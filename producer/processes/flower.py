@@ -42,7 +42,7 @@ def _read_private(path: Path) -> str:
     return path.read_text().strip()
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
     """Create ``path`` readable by its owner only (no moment where others could read it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
@@ -70,12 +70,18 @@ def flower_password(settings: LabSettings) -> tuple[str, bool]:
             return stored, False
     password = generate_password()
     check_credentials(settings.flower_user, password)
-    _write_private(path, password)
+    write_private(path, password)
     return password, True
 
 
-def flower_env(base: dict[str, str], user: str, password: str) -> dict[str, str]:
-    """Flower's environment: ``base`` plus basic auth, and never the unauthenticated-API switch."""
-    env = {k: v for k, v in base.items() if k != "FLOWER_UNAUTHENTICATED_API"}
+def flower_env(base: dict[str, str], user: str, password: str, broker_api: str = "") -> dict[str, str]:
+    """Flower's environment: ``base`` plus basic auth, and never the unauthenticated-API switch.
+
+    ``broker_api`` (RabbitMQ's management API with credentials) goes in ``FLOWER_BROKER_API``, Flower's
+    ``--broker_api`` read from its environment, so the password is not on a command line.
+    """
+    env = {k: v for k, v in base.items() if k not in ("FLOWER_UNAUTHENTICATED_API", "FLOWER_BROKER_API")}
     env["FLOWER_BASIC_AUTH"] = f"{user}:{password}"
+    if broker_api:
+        env["FLOWER_BROKER_API"] = broker_api
     return env

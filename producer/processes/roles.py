@@ -85,6 +85,21 @@ def flower_args(settings: LabSettings) -> list[str]:
     return [*CELERY_APP, "flower", f"--address={settings.flower_host}", f"--port={settings.flower_port}"]
 
 
+def flower_broker_api(settings: LabSettings) -> str:
+    """RabbitMQ's management API with the broker's credentials, for Flower's broker tab (empty without one)."""
+    if not (settings.broker_is_amqp and settings.rabbitmq_api_url):
+        return ""
+    from urllib.parse import quote, urlsplit
+
+    from kombu import Connection
+
+    broker = Connection(settings.broker_url)
+    api = urlsplit(settings.rabbitmq_api_url.rstrip("/") + "/")
+    auth = f"{quote(broker.userid or 'guest', safe='')}:{quote(broker.password or 'guest', safe='')}@"
+    path = api.path if api.path.endswith("/api/") else api.path + "api/"
+    return api._replace(netloc=auth + api.netloc, path=path).geturl()
+
+
 def target_args(settings: LabSettings) -> list[str]:
     """The latency target service after ``python``."""
     return target_args_on(settings.target_host, settings.target_port)

@@ -1,4 +1,4 @@
-"""The local stack without Docker: Redis, the CPU and I/O workers, Flower and the latency target.
+"""The local stack without Docker: the broker (Redis or RabbitMQ), the CPU and I/O workers, Flower, the latency target.
 
 `producer stack up` runs a supervisor (producer/processes/supervisor.py): in the foreground, the
 command itself; with ``--detach``, a background process in its own session. The supervisor starts
@@ -19,7 +19,6 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from celery import Celery
 
@@ -28,9 +27,10 @@ from config.settings import LabSettings
 from producer.errors import LabError
 from producer.processes import children as processes
 from producer.processes import fleet, roles
+from producer.processes.broker_server import BROKER_ROLES, broker_launch, wait_for_broker
 from producer.processes.children import Child, Launch
 from producer.processes.flower import flower_env
-from producer.processes.redis_server import redact, redis_answers, redis_command, wait_for_redis
+from producer.processes.redis_server import redact
 
 READY_TIMEOUT_S = 60.0
 #: How long `stack down` waits for the supervisor to stop everything (workers get 20 s to finish tasks).
@@ -117,35 +117,23 @@ def _child_env(settings: LabSettings) -> dict[str, str]:
     return env
 
 
-def _redis_launch(settings: LabSettings) -> Launch | None:
-    """A private ``redis-server`` on the configured port, unless the configured Redis already answers."""
-    if redis_answers(settings.broker_url):
-        return None
-    parts = urlsplit(settings.broker_url)
-    if parts.hostname not in ("127.0.0.1", "localhost") or parts.password:
-        raise LabError(f"Redis at {redact(settings.broker_url)} does not answer and is not local; start it first")
-    data_dir = settings.state_dir / "redis"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return Launch("redis", redis_command(parts.port or 6379, data_dir), _child_env(settings), data_dir / "redis.log")
-
-
 def stack_launches(settings: LabSettings, password: str) -> list[Launch]:
-    """Every process of the stack, in start order (Redis first when it is started here)."""
+    """Every process of the stack, in start order (the broker first when it is started here)."""
     env = _child_env(settings)
     logs = settings.state_dir / "logs"
     workers = [
         fleet.worker_launch(settings, pool, slots, catalogue.pool(pool).queue, name, env=env, log_dir=logs)
         for name, (pool, slots) in roles.stack_workers(settings).items()
     ]
-    redis = _redis_launch(settings)
+    broker = broker_launch(settings, env)
     return [
-        *([redis] if redis else []),
+        *([broker] if broker else []),
         Launch("target", roles.target_command(settings), env, logs / "target.log"),
         *workers,
         Launch(
             "flower",
             roles.flower_command(settings),
-            flower_env(env, settings.flower_user, password),
+            flower_env(env, settings.flower_user, password, roles.flower_broker_api(settings)),
             logs / "flower.log",
         ),
     ]
@@ -158,8 +146,8 @@ def start_stack(app: Celery, settings: LabSettings, launches: list[Launch], stat
         child = launch.start()
         state.children.append(child)
         state.save(path)
-        if launch.role == "redis":
-            wait_for_redis(settings.broker_url, child, READY_TIMEOUT_S)
+        if launch.role in BROKER_ROLES:
+            wait_for_broker(settings, child, READY_TIMEOUT_S)
     by_role = {child.role: child for child in state.children}
     workers = [launch for launch in launches if isinstance(launch, fleet.WorkerLaunch)]
     fleet.wait_ready(app, [w.node for w in workers], [by_role[w.role] for w in workers], READY_TIMEOUT_S)
@@ -168,9 +156,9 @@ def start_stack(app: Celery, settings: LabSettings, launches: list[Launch], stat
 
 
 def stop_children(children: list[Child]) -> list[str]:
-    """Stop everything together (workers finish their tasks), then Redis last; returns the roles that ran."""
-    first = [child for child in children if child.role != "redis"]
-    stopped = processes.stop_all(first) + processes.stop_all([c for c in children if c.role == "redis"])
+    """Stop everything together (workers finish their tasks), then the broker last; returns the roles that ran."""
+    first = [child for child in children if child.role not in BROKER_ROLES]
+    stopped = processes.stop_all(first) + processes.stop_all([c for c in children if c.role in BROKER_ROLES])
     return [child.role for child in stopped]
 
 

@@ -29,9 +29,9 @@ from rich.live import Live
 
 from config.settings import LabSettings
 from producer.batch.outage import OutageGuard
+from producer.broker import require_broker
 from producer.console import err, out
 from producer.errors import BadInput, LabError
-from producer.processes.redis_server import require_redis
 from producer.watch.rates import Snapshot, Throughput
 from producer.watch.table import render
 from worker.runtime import pool_name_of
@@ -232,7 +232,7 @@ def run_watch(
     check_options(window_s, duration_s, refresh_hz)
     if once and duration_s is None:
         duration_s = window_s
-    require_redis(settings.broker_url, settings.broker_connect_timeout_s)
+    require_broker(settings)
     live_console = console or err
     watcher = EventWatcher(app, window_s, settings.outage_retry_s)
     watcher.start()
@@ -276,7 +276,7 @@ def live_watch(
     if not enabled:
         yield None
         return
-    require_redis(settings.broker_url, settings.broker_connect_timeout_s)
+    require_broker(settings)
     watcher = EventWatcher(app, window_s, settings.outage_retry_s)
     watcher.start()
     try:

@@ -1,4 +1,4 @@
-"""Install Debian packages a test needs (chromium, prometheus) when missing, as root, with apt-get.
+"""Install Debian packages the lab needs (rabbitmq-server; tests: chromium, prometheus) when missing, as root.
 
 Never a downloaded browser or binary: only the distribution's packages. Returns a reason to skip when
 they cannot be installed (not root, no apt-get, apt-get failed).
