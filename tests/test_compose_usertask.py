@@ -42,6 +42,14 @@ def test_compose_merges_the_override_into_the_stack(tmp_path: Path) -> None:
         env = service.get("environment") or {}
         imports = name in IMPORTERS
         assert (env.get("LAB_TASK_MODULES") == "usertasks") == imports, name
-        assert any(str(v.get("target", v)).startswith("/opt/lab-tasks") for v in service.get("volumes", [])) == imports
+        assert any(_target(v).startswith("/opt/lab-tasks") for v in service.get("volumes", [])) == imports
         if imports:
             assert env["PYTHONPATH"] == "/opt/lab-tasks" and env["LAB_BROKER_URL"]  # merged with the base env
+
+
+def _target(volume: Any) -> str:
+    """A volume's container path: compose v2 prints a mapping, v1 the short ``source:target[:mode]`` form."""
+    if isinstance(volume, dict):
+        return str(volume.get("target", ""))
+    parts = str(volume).split(":")
+    return parts[1] if len(parts) > 1 else parts[0]
