@@ -19,5 +19,5 @@ def _width(stream_is_tty: bool) -> int | None:
 
 #: Tables and reports.
 out = Console(width=_width(sys.stdout.isatty()))
-#: Progress bars, notes and errors.
-err = Console(stderr=True, width=_width(sys.stderr.isatty()))
+#: Progress bars, notes and errors. soft_wrap: a message stays one line (a long error must not break in two).
+err = Console(stderr=True, width=_width(sys.stderr.isatty()), soft_wrap=True)
