@@ -28,7 +28,7 @@ from producer.batch.collect import collect_results
 from producer.batch.run import BatchOutcome, broker_and_backend, run_batch
 from producer.batch.stats import percentile
 from producer.batch.submit import submit_batch
-from producer.measure import ceiling, cpu_share, memory
+from producer.measure import batch_watch, ceiling
 from producer.measure.advise_record import Trial
 from producer.measure.figure_models import TaskClass
 from producer.measure.record_models import Timings
@@ -155,15 +155,11 @@ def _measure(setup: TrialSetup, config: Config, workers: fleet.PoolWorkers, queu
     estimate = _estimate(warm, ceiling_tps)
     count = int(min(MAX_TASKS, setup.settings.max_count, max(MIN_TASKS, 2 * config.slots, estimate * setup.batch_s)))
     broker, _ = broker_and_backend(setup.settings)
-    cpu_before = fleet.cpu_seconds(workers.pids)
-    shares_before = cpu_share.snapshot(workers.pids, broker)
-    with memory.sampled(workers.pids, config.slots) as sampler:
+    with batch_watch.watched(workers.pids, config.slots, workers.pids, broker) as cost:
         outcome = _batch(setup, setup.args, count, queue)
-    others = cpu_share.others_cores(shares_before, cpu_share.snapshot(workers.pids, broker))
-    cpu_after = fleet.cpu_seconds(workers.pids)
+    others, worker_cpu = cost.others_cores, cost.worker_cpu_s
     summary = outcome.summary
     records = outcome.collected.records
-    worker_cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
     cpu_per_task = worker_cpu / summary.completed if worker_cpu is not None and summary.completed else None
     timings = timing_summary(records)
     if setup.task_s is None and records and not setup.waits:
@@ -191,7 +187,7 @@ def _measure(setup: TrialSetup, config: Config, workers: fleet.PoolWorkers, queu
         throughput=summary.throughput if records else None,
         latency_p95_s=timings["run_time_s"]["p95"],
         timings=Timings.model_validate(timings),
-        memory=sampler.figures(),
+        memory=cost.memory,
         cores_used=round(worker_cpu / summary.wall_s, 3) if worker_cpu is not None and summary.wall_s else None,
         consumer_ceiling_tps=ceiling_tps,
         bottleneck=bottleneck.bottleneck(found, summary.throughput),

@@ -8,7 +8,7 @@ from celery import Celery
 
 from config.settings import LabSettings
 from producer.batch.run import broker_and_backend, run_batch
-from producer.measure import cpu_share, inprocess, memory
+from producer.measure import batch_watch, cpu_share, inprocess
 from producer.measure.cross_check import cross_check
 from producer.measure.records import latency_samples, timing_summary
 from producer.processes import fleet
@@ -64,13 +64,8 @@ def celery_run(
     """One measured batch on a Celery pool's workers: figures, cross-check, mode and memory."""
     broker, backend = broker_and_backend(settings)
     fleet.purge_queue(app, workers.queue)
-    cpu_before = fleet.cpu_seconds(workers.pids)
-    shares_before = cpu_share.snapshot(lab_pids, broker)
-    with memory.sampled(workers.pids, workers.concurrency) as sampler:
+    with batch_watch.watched(workers.pids, workers.concurrency, lab_pids, broker) as cost:
         outcome = run_batch(app, settings, args, count, workers.queue, timeout_s=timeout_s)
-    others = cpu_share.others_cores(shares_before, cpu_share.snapshot(lab_pids, broker))
-    cpu_after = fleet.cpu_seconds(workers.pids)
-    worker_cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
     summary = outcome.summary
     figures = _run_figures(
         args.workload,
@@ -83,11 +78,11 @@ def celery_run(
         throughput=summary.throughput,
         wall_s=summary.wall_s,
         processes=summary.per_process,
-        worker_cpu_s=worker_cpu,
-        others_cores=others,
+        worker_cpu_s=cost.worker_cpu_s,
+        others_cores=cost.others_cores,
         check=cross_check(outcome, backend),
     )
-    return {**figures, "celery": workers.mode, "memory": _dumped(sampler.figures())}
+    return {**figures, "celery": workers.mode, "memory": _dumped(cost.memory)}
 
 
 def _dumped(figures: Any) -> dict[str, Any] | None:
