@@ -8,7 +8,7 @@ from rich import box
 from rich.table import Table
 
 from producer.measure.cpu_share import BUSY_OTHERS_CORES
-from producer.measure.figure_models import ModeRatio
+from producer.measure.figure_models import MemoryFigures, ModeRatio
 from producer.measure.record_models import Cell, CompareRecord
 
 HEADERS = (
@@ -58,9 +58,8 @@ def ratio_text(ratio: ModeRatio | None) -> str:
     return f"{'' if ratio.beyond_noise else '~'}{ratio.lab_over_stock:.2f}×"
 
 
-def memory_text(cell: Cell) -> str:
-    """Peak PSS of the cell's worker processes and that ÷ slots, MiB (– when not sampled)."""
-    figures = cell.memory
+def memory_text(figures: MemoryFigures | None) -> str:
+    """Peak PSS of a cell's or point's worker processes and that ÷ slots, MiB (– when not sampled)."""
     if figures is None or figures.peak_pss_mb is None:
         return "–"
     slot = figures.per_slot_pss_mb or 0.0
@@ -94,7 +93,7 @@ def cell_row(cell: Cell, ratio: ModeRatio | None = None) -> list[str]:
         cpu,
         _num(cell.speedup_vs_solo, ".2f", "×"),
         _num(_times(cell.efficiency, 100), ".0f", "%"),
-        memory_text(cell),
+        memory_text(cell.memory),
         cell.bottleneck.name,
         f"{cell.failed}/{cell.lost}",
         check,

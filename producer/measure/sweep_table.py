@@ -8,7 +8,7 @@ from typing import Any
 from rich import box
 from rich.table import Table
 
-from producer.measure.compare_table import TABLE_WIDTH, fit_widths
+from producer.measure.compare_table import TABLE_WIDTH, fit_widths, memory_text
 from producer.measure.record_models import SweepPoint, SweepRecord
 
 HEADERS = (
@@ -27,14 +27,6 @@ HEADERS = (
 )
 
 
-def _memory(point: SweepPoint) -> str:
-    figures = point.memory
-    if figures is None or figures.peak_pss_mb is None:
-        return "–"
-    slot = figures.per_slot_pss_mb or 0.0
-    return f"{figures.peak_pss_mb:,.0f}/{slot:,.{0 if slot >= 10 else 1}f}"
-
-
 def _row(p: SweepPoint, both: bool) -> list[str]:
     ideal = p.ideal
     ok = ideal is not None and math.isfinite(ideal) and ideal > 0
@@ -48,7 +40,7 @@ def _row(p: SweepPoint, both: bool) -> list[str]:
         f"{per_task:,.2f} ms" if per_task is not None else "–",
         f"{p.lab_cores_used:.2f} / {p.redis_cores_used:.2f}",
         f"{p.machine_cpu_percent:.0f}%",
-        _memory(p),
+        memory_text(p.memory),
         f"{p.consumer_ceiling_tps:,.1f}" if p.consumer_ceiling_tps else "–",
         p.saturated,
         f"{p.failed}/{p.lost}",
