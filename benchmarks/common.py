@@ -26,7 +26,7 @@ from typing import Any
 from config.settings import CeleryMode
 from producer.measure.record_base import clean
 from producer.processes import children as processes
-from producer.processes import fleet, roles
+from producer.processes import fleet
 from producer.processes.children import Child
 from producer.processes.redis_server import RedisProcess, free_port, start_redis_server
 
@@ -191,13 +191,7 @@ def _meets(value: float, goal: str) -> bool | None:
 @contextlib.contextmanager
 def running_target(port: int) -> Iterator[Child]:
     """The latency target on 127.0.0.1:``port``, answering /healthz on entry; stopped by PID on exit."""
-    with processes.running_service(
-        "bench-target",
-        [sys.executable, *roles.target_args_on("127.0.0.1", port)],
-        LOG_DIR / f"target-{port}.log",
-        child_env(),
-        f"http://127.0.0.1:{port}/healthz",
-    ) as child:
+    with fleet.local_target(port, LOG_DIR / f"target-{port}.log", child_env(), role="bench-target") as child:
         yield child
 
 

@@ -11,8 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from producer.processes import children as processes
-from producer.processes import fleet, roles
+from producer.processes import fleet
 from producer.processes.children import Child
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,13 +64,7 @@ def running_worker(
 @contextlib.contextmanager
 def running_target(port: int) -> Iterator[Child]:
     """The latency target on 127.0.0.1:``port``, answering /healthz on entry; stopped by PID on exit."""
-    with processes.running_service(
-        "target",
-        [sys.executable, *roles.target_args_on("127.0.0.1", port)],
-        LOG_DIR / f"target-{port}.log",
-        child_env(),
-        f"http://127.0.0.1:{port}/healthz",
-    ) as child:
+    with fleet.local_target(port, LOG_DIR / f"target-{port}.log", child_env()) as child:
         yield child
 
 

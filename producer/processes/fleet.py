@@ -215,6 +215,19 @@ def latency_target(settings: LabSettings) -> Iterator[bool]:
         yield True
 
 
+@contextlib.contextmanager
+def local_target(port: int, log: Path, env: Mapping[str, str], role: str = "target") -> Iterator[Child]:
+    """A latency target of our own on 127.0.0.1:``port``, answering /healthz on entry; stopped by PID on exit."""
+    with processes.running_service(
+        role,
+        [sys.executable, *roles.target_args_on("127.0.0.1", port)],
+        log,
+        dict(env),
+        f"http://127.0.0.1:{port}/healthz",
+    ) as child:
+        yield child
+
+
 def cpu_seconds(pids: list[int]) -> float | None:
     """User + system CPU time of these local processes and their children (None if one is not local)."""
     total = 0.0
