@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import Task
+from celery import Celery, Task
 
 from config import catalogue
 from config.settings import get_settings
@@ -26,8 +26,8 @@ CPU_LIMITS: dict[str, Any] = {
 }
 
 
-def register(entry: catalogue.Workload) -> Task:
-    """Register the task that runs ``entry``: its name, base class, and the CPU time limits where they apply."""
+def register(entry: catalogue.Workload, target: Celery = app) -> Task:
+    """Register on ``target`` the task that runs ``entry``: its name, base class, and the CPU time limits."""
     limits: dict[str, Any] = CPU_LIMITS if entry.time_limited else {}
 
     def run(
@@ -36,11 +36,18 @@ def register(entry: catalogue.Workload) -> Task:
         return self.run_workload(size, url, enqueued)
 
     run.__doc__ = entry.summary
-    return app.task(name=entry.task_name, bind=True, base=WorkloadTask, workload=entry.name, **limits)(run)
+    return target.task(name=entry.task_name, bind=True, base=WorkloadTask, workload=entry.name, **limits)(run)
 
 
-TASKS: dict[str, Task] = {
-    name: register(entry) for name, entry in catalogue.WORKLOADS.items() if entry.task_name != USER_TASK_NAME
-}
-#: ``lab.user``: a user's function by name (``--task``), from the modules ``LAB_TASK_MODULES`` allows.
-USER_TASK: Task = user_task.register(app, CPU_LIMITS)
+def register_all(target: Celery) -> dict[str, Task]:
+    """Every lab task on ``target``: one per catalogue workload, and ``lab.user`` (a user's function by name,
+    from the modules ``LAB_TASK_MODULES`` allows)."""
+    tasks = {
+        name: register(entry, target)
+        for name, entry in catalogue.WORKLOADS.items()
+        if entry.task_name != USER_TASK_NAME
+    }
+    return {**tasks, USER_TASK_NAME: user_task.register(target, CPU_LIMITS)}
+
+
+TASKS: dict[str, Task] = register_all(app)
