@@ -137,6 +137,16 @@ class LabSettings(BaseSettings):
         le=65535,
         description="the stack's private RabbitMQ node: management UI/API on 127.0.0.1 here (0 = none)",
     )
+    redis_broker_url: str = Field(
+        "",
+        description="the Redis broker `--broker redis` measures on when LAB_BROKER_URL is RabbitMQ "
+        "(default: the result backend's Redis server, database 0)",
+    )
+    rabbitmq_url: str = Field(
+        "",
+        description="the RabbitMQ `--broker rabbitmq` measures on when LAB_BROKER_URL is Redis (default: the "
+        "stack's private node if it answers, else a private node started for the run and stopped after it)",
+    )
     rabbitmq_node_dir: str = Field(
         "",
         description="directory of a private RabbitMQ node the lab started (node.json: node name, Erlang cookie), "

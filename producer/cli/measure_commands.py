@@ -14,6 +14,7 @@ from config import catalogue
 from config.settings import LabSettings, get_settings
 from producer.cli.options import (
     ArgsOption,
+    BrokerOption,
     KwargsOption,
     PoolName,
     ProbeOption,
@@ -99,6 +100,7 @@ def compare(
     call_args: ArgsOption = None,
     call_kwargs: KwargsOption = None,
     probe: ProbeOption = True,
+    broker: BrokerOption = "",
 ) -> None:
     """Run the same batches on each pool's queue, interleaved and repeated; table, JSON record."""
     user = task_args(task, call_args, call_kwargs)
@@ -114,6 +116,7 @@ def compare(
         user=user,
         probe=probe,
         celery=celery,
+        broker=broker,
     )
 
 
@@ -129,9 +132,11 @@ def run_compare_command(
     celery: str = "stock",
     user: WorkloadArgs | None = None,
     probe: bool = True,
+    broker: str = "",
 ) -> CompareRecord:
     """Validate, run, print and record a compare (``user``: a user's task instead of the workloads); the record."""
     from producer.broker import require_broker
+    from producer.broker.sides import parse_brokers
     from producer.measure.compare import ComparePlan, run_compare
     from producer.measure.compare_table import bottleneck_lines, compare_table
     from producer.measure.modes import celery_choice, parse_celery
@@ -152,6 +157,7 @@ def run_compare_command(
         celery=celery_choice(parse_celery(celery)),
         task=task_info(user) if user else None,
         probe=probe,
+        broker=",".join(parse_brokers(broker)),
     )
     if user:
         plan.pools = usable_pools(user, plan.pools, chosen=pools is not None)

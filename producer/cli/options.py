@@ -49,6 +49,16 @@ ProbeOption = Annotated[
     typer.Option("--probe/--no-probe", help="first classify the task with a short solo/threads probe (a few seconds)"),
 ]
 
+#: ``--broker`` (compare, sweep, advise): the same batches on Redis and/or RabbitMQ, side by side.
+BrokerOption = Annotated[
+    str,
+    typer.Option(
+        "--broker",
+        help="redis, rabbitmq or redis,rabbitmq: run on each (default: LAB_BROKER_URL's; the other from "
+        "LAB_REDIS_BROKER_URL / LAB_RABBITMQ_URL, else see docs/brokers.md)",
+    ),
+]
+
 
 def task_args(task: str | None, args: str | None, kwargs: str | None) -> WorkloadArgs | None:
     """A user task's checked arguments (it is added to the catalogue), or None without ``--task``."""

@@ -10,7 +10,8 @@ Plain functions over the JSON-ready run dicts, so `producer report` can recomput
   ceiling (Celery cells): the no-op throughput of those very workers, measured in the same run
   (producer/measure/ceiling.py; the pool's ``consumer_ceiling_tps``). A no-op cell is its own ceiling.
 
-Cells are per workload × pool × Celery mode (``celery``: stock, lab; None for in-process baselines).
+Cells are per workload × pool × Celery mode (``celery``: stock, lab) × broker (``broker``: redis,
+rabbitmq); both None for in-process baselines.
 """
 
 from __future__ import annotations
@@ -123,10 +124,19 @@ def consumer_ceiling(workload: str, pool: str, info: dict[str, Any], own_tps: fl
     return float(measured) if measured else None
 
 
-def pool_info(pools_info: dict[str, Any], pool: str, celery: str | None) -> dict[str, Any]:
-    """A cell's pool entry: ``pool/mode`` (both modes ran) or ``pool``."""
-    found = pools_info.get(f"{pool}/{celery}") or pools_info.get(pool) or {"concurrency": 1, "nodes": []}
+def pool_info(pools_info: dict[str, Any], pool: str, celery: str | None, broker: str | None = None) -> dict[str, Any]:
+    """A cell's pool entry: ``pool/mode/broker``, ``pool/broker`` or ``pool/mode`` (as what ran) or ``pool``."""
+    keys = [f"{pool}/{celery}/{broker}", f"{pool}/{broker}", f"{pool}/{celery}", pool]
+    found = next((pools_info[key] for key in keys if key in pools_info), {"concurrency": 1, "nodes": []})
     return dict(found)
+
+
+def _broker_cpu_ms(runs: list[dict[str, Any]]) -> float | None:
+    """Median broker server CPU per completed task, in ms (None where it was not read)."""
+    per_task = [
+        1000 * r["broker_cpu_s"] / r["completed"] for r in runs if r.get("broker_cpu_s") is not None and r["completed"]
+    ]
+    return _median(per_task) if per_task else None
 
 
 def _bottleneck(bounds: list[tuple[str, float, str]], throughput: float) -> dict[str, Any]:
@@ -154,22 +164,22 @@ def analyse(
     cores: int,
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Cells (one per workload × pool × Celery mode, in run order) and a one-line verdict per workload (and mode)."""
-    grouped: dict[tuple[str, str, str | None], list[dict[str, Any]]] = defaultdict(list)
+    grouped: dict[tuple[str, str, str | None, str | None], list[dict[str, Any]]] = defaultdict(list)
     for run in runs:
-        grouped[(run["workload"], run["pool"], run.get("celery"))].append(run)
+        grouped[(run["workload"], run["pool"], run.get("celery"), run.get("broker"))].append(run)
     task_cpu: dict[str, float] = {}
-    for workload in {w for w, _, _ in grouped}:
+    for workload in {key[0] for key in grouped}:
         solo = [
             r["timings"]["thread_cpu_s"]["p50"]
-            for (w, p, _), rs in grouped.items()
+            for (w, p, _, _), rs in grouped.items()
             if w == workload and p == catalogue.REFERENCE_POOL
             for r in rs
         ]
-        every = [r["timings"]["thread_cpu_s"]["p50"] for (w, _, _), rs in grouped.items() if w == workload for r in rs]
+        every = [r["timings"]["thread_cpu_s"]["p50"] for key, rs in grouped.items() if key[0] == workload for r in rs]
         task_cpu[workload] = _median([v for v in (solo or every) if v is not None])
     cells: list[dict[str, Any]] = []
-    for (workload, pool, celery), cell_runs in grouped.items():
-        info = pool_info(pools_info, pool, celery)
+    for (workload, pool, celery, broker), cell_runs in grouped.items():
+        info = pool_info(pools_info, pool, celery, broker)
         throughputs = [r["throughput"] for r in cell_runs]
         median_tp = _median(throughputs)
         size_ms = sizes.get(workload, 0)
@@ -236,12 +246,15 @@ def analyse(
                 "celery": celery,
                 "memory": median_figures([r.get("memory") for r in cell_runs]),
                 "consumer_ceiling_tps": consumer_ceiling(workload, pool, info, median_tp),
+                "broker": broker,
+                "broker_cpu_ms_per_task": _broker_cpu_ms(cell_runs),
             }
         )
     for cell in cells:
         solos = [c for c in cells if c["workload"] == cell["workload"] and c["pool"] == catalogue.REFERENCE_POOL]
-        # the solo of the same mode; a baseline (no mode) is set against the first mode's solo
-        solo_cell = next((c for c in solos if c["celery"] == cell["celery"]), solos[0] if solos else None)
+        # the solo of the same mode and broker; a baseline (neither) is set against the first solo
+        same = (c for c in solos if c["celery"] == cell["celery"] and c.get("broker") == cell.get("broker"))
+        solo_cell = next(same, solos[0] if solos else None)
         cell["speedup_vs_solo"] = (
             cell["throughput_median"] / solo_cell["throughput_median"]
             if solo_cell and solo_cell["throughput_median"]
@@ -251,14 +264,20 @@ def analyse(
 
 
 def verdicts(cells: list[dict[str, Any]]) -> dict[str, str]:
-    """Per workload (and Celery mode, when both ran): the fastest Celery pool and how many times faster it is."""
+    """Per workload (and Celery mode, and broker, when more than one ran): the fastest Celery pool and by how much."""
     lines = {}
     for workload in dict.fromkeys(c["workload"] for c in cells):
         celery = [c for c in cells if c["workload"] == workload and c["kind"] == "celery"]
-        modes = list(dict.fromkeys(c.get("celery") for c in celery))
-        for mode in modes:
-            label = f"{workload} ({mode})" if len(modes) > 1 else workload
-            ranked = sorted((c for c in celery if c.get("celery") == mode), key=lambda c: -c["throughput_median"])
+        sides = list(dict.fromkeys((c.get("celery"), c.get("broker")) for c in celery))
+        many_modes = len({mode for mode, _ in sides}) > 1
+        many_brokers = len({broker for _, broker in sides}) > 1
+        for mode, broker in sides:
+            parts = [str(p) for p, shown in ((mode, many_modes), (broker, many_brokers)) if shown]
+            label = f"{workload} ({', '.join(parts)})" if parts else workload
+            ranked = sorted(
+                (c for c in celery if (c.get("celery"), c.get("broker")) == (mode, broker)),
+                key=lambda c: -c["throughput_median"],
+            )
             lines[label] = _verdict(label, workload, ranked, cells)
     return lines
 

@@ -25,6 +25,8 @@ class BatchCost:
     worker_cpu_s: float | None = None
     others_cores: float = 0.0
     memory: MemoryFigures | None = None
+    #: The broker server's CPU seconds during the block (None: not readable from here).
+    broker_cpu_s: float | None = None
 
 
 @contextmanager
@@ -37,7 +39,9 @@ def watched(
     shares_before = cpu_share.snapshot(lab_pids, broker)
     with memory.sampled(pids, slots) as sampler:
         yield cost
-    cost.others_cores = cpu_share.others_cores(shares_before, cpu_share.snapshot(lab_pids, broker))
+    shares_after = cpu_share.snapshot(lab_pids, broker)
+    cost.others_cores = cpu_share.others_cores(shares_before, shares_after)
+    cost.broker_cpu_s = cpu_share.server_seconds(shares_before, shares_after)
     cpu_after = fleet.cpu_seconds(pids)
     cost.worker_cpu_s = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
     cost.memory = sampler.figures()

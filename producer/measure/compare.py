@@ -1,7 +1,8 @@
 """`producer compare`: the same batch on each pool's queue, interleaved, repeated, with in-process baselines.
 
-Celery cells are pool × mode (``--celery stock|lab|both``; producer/measure/compare_setup.py finds or
-starts the workers of each mode). After each measured batch of a workload that does work, a no-op probe
+Celery cells are pool × mode (``--celery stock|lab|both``) × broker (``--broker redis,rabbitmq``: the
+same batches on each broker, producer/broker/sides.py); producer/measure/compare_setup.py finds or
+starts the workers of each. After each measured batch of a workload that does work, a no-op probe
 batch on the same workers measures their consumer ceiling (the best batch counts). Per workload: one
 unrecorded warm-up batch per cell, then ``repeat`` rounds; each round runs every cell once (the order
 rotates between rounds so no cell always goes first) and the in-process baselines, purging the cell's
@@ -23,8 +24,11 @@ from rich.console import Console
 from config import catalogue
 from config.settings import CeleryMode, LabSettings
 from producer.batch.run import run_batch
+from producer.broker import BrokerKind
+from producer.broker import sides as broker_sides
 from producer.measure import compare_runs, compare_setup, modes, probe
 from producer.measure.analysis import analyse
+from producer.measure.broker_ratios import broker_ratios, broker_verdicts
 from producer.measure.figure_models import UserTaskInfo
 from producer.measure.record_models import CompareRecord
 from producer.measure.records import environment
@@ -51,11 +55,18 @@ class ComparePlan:
     probe: bool = True  # classify each workload first (producer/measure/probe.py)
     #: ``--celery``: stock (the default), lab or both.
     celery: str = "stock"
+    #: ``--broker``: redis and/or rabbitmq, comma-separated ("": LAB_BROKER_URL's only).
+    broker: str = ""
 
     @property
     def modes(self) -> list[CeleryMode]:
         """The Celery modes to run, stock first."""
         return modes.parse_celery(self.celery)
+
+    @property
+    def brokers(self) -> list[BrokerKind]:
+        """The brokers to run on, redis first ([]: LAB_BROKER_URL's only)."""
+        return broker_sides.parse_brokers(self.broker)
 
     def args_for(self, workload: str, settings: LabSettings) -> WorkloadArgs:
         """The workload's arguments (its size from ``--sizes`` or the default; a user task's call)."""
@@ -94,9 +105,13 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan, console: 
     with contextlib.ExitStack() as stack:
         if any(catalogue.workload(w).takes_url for w in plan.workloads):
             stack.enter_context(fleet.latency_target(settings))
-        workers = compare_setup.enter_workers(stack, app, settings, _pools_with_work(plan), chosen)
-        for (pool, mode), found in workers.items():
-            say(f"{pool:<14} {mode:<5} {found.concurrency:>3} slots: {found.origin}")
+        sides = stack.enter_context(broker_sides.broker_sides(app, settings, plan.brokers))
+        by_kind: dict[str, broker_sides.BrokerSide] = {side.kind: side for side in sides}
+        for side in sides if len(sides) > 1 else []:
+            say(f"broker {side.kind:<8} {side.url} ({side.origin})")
+        workers = compare_setup.enter_workers(stack, sides, _pools_with_work(plan), chosen)
+        for (pool, mode, kind), found in workers.items():
+            say(f"{pool:<14} {mode:<5} {kind:<8} {found.concurrency:>3} slots: {found.origin}")
         lab_pids = [pid for found in workers.values() for pid in found.pids]
         probes: dict[compare_setup.Key, list[float]] = {key: [] for key in workers}
         order = list(workers)
@@ -105,19 +120,21 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan, console: 
             pools = runnable(plan.pools, workload, say)
             keys = [key for key in order if key[0] in pools]
             for key in keys:
-                fleet.purge_queue(app, workers[key].queue)
+                side = by_kind[key[2]]
+                fleet.purge_queue(side.app, workers[key].queue)
                 warmup = warmup_count(plan.count, workers[key].concurrency, workload)
-                run_batch(app, settings, args, warmup, workers[key].queue, timeout_s=plan.timeout_s)
+                run_batch(side.app, side.settings, args, warmup, workers[key].queue, timeout_s=plan.timeout_s)
             names = runnable(list(baselines), workload, say)
             for repeat in range(plan.repeat):
                 turn = repeat % len(keys) if keys else 0
                 for key in keys[turn:] + keys[:turn]:
+                    side = by_kind[key[2]]
                     runs.append(
                         compare_runs.celery_run(
-                            app, settings, workers[key], args, plan.count, plan.timeout_s, repeat, lab_pids
+                            side.app, side.settings, workers[key], args, plan.count, plan.timeout_s, repeat, lab_pids
                         )
                     )
-                    ceiling = compare_setup.probe_after(app, settings, workers[key], workload, plan.timeout_s)
+                    ceiling = compare_setup.probe_after(side.app, side.settings, workers[key], workload, plan.timeout_s)
                     probes[key] += [ceiling] if ceiling else []
                     _say_run(say, runs[-1], ceiling)
                 for name in names:
@@ -126,6 +143,7 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan, console: 
                     )
                     _say_run(say, runs[-1])
         pools_info = compare_setup.pools_info(workers, probes, chosen, baselines, concurrency_rule)
+        brokers = {side.kind: broker_sides.describe(side) for side in sides}
     cells, verdicts = analyse(
         runs,
         pools_info,
@@ -133,6 +151,7 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan, console: 
         {w: plan.args_for(w, settings).size for w in plan.workloads},
         cores=os.cpu_count() or 1,
     )
+    ratios = broker_ratios(cells) if len(brokers) > 1 else []
     return CompareRecord.model_validate(
         {
             "environment": environment(
@@ -147,7 +166,9 @@ def run_compare(app: Celery, settings: LabSettings, plan: ComparePlan, console: 
             "pools": pools_info,
             "runs": runs,
             "cells": cells,
-            "verdicts": verdicts,
+            "verdicts": {**verdicts, **broker_verdicts(ratios)},
+            "brokers": brokers,
+            "broker_ratios": ratios,
             "celery_modes": modes.describe_all(settings, chosen),
             "mode_ratios": modes.mode_ratios(cells) if len(chosen) > 1 else [],
             "classifications": classifications,
@@ -194,7 +215,8 @@ def _say_run(say: Any, run: dict[str, Any], probe: float | None = None) -> None:
     flag = "" if run["check"]["agree"] else f"  [red]CHECK: {run['check']['note']}[/]"
     lost = f", {run['failed']} failed, {run['lost']} lost" if run["failed"] or run["lost"] else ""
     mode = run.get("celery") or "–"
+    broker = run.get("broker") or "–"
     say(
-        f"  {run['workload']:<9} {run['pool']:<17} {mode:<5} #{run['repeat'] + 1}  "
+        f"  {run['workload']:<9} {run['pool']:<17} {mode:<5} {broker:<8} #{run['repeat'] + 1}  "
         f"{run['throughput']:>9,.1f} tasks/s{lost}{flag}" + (f"  (no-op probe {probe:,.1f}/s)" if probe else "")
     )

@@ -82,7 +82,9 @@ def celery_run(
         others_cores=cost.others_cores,
         check=cross_check(outcome, backend),
     )
-    return {**figures, "celery": workers.mode, "memory": _dumped(cost.memory)}
+    extra = {"broker": broker.kind, "broker_cpu_s": cost.broker_cpu_s}
+    broker.close()
+    return {**figures, "celery": workers.mode, "memory": _dumped(cost.memory), **extra}
 
 
 def _dumped(figures: Any) -> dict[str, Any] | None:

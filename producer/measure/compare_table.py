@@ -1,4 +1,4 @@
-"""The compare table for the terminal (rich) and as Markdown: one row per workload × pool × Celery mode."""
+"""The compare table for the terminal (rich) and as Markdown: one row per workload × pool × Celery mode × broker."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from rich import box
 from rich.table import Table
 
 from producer.measure.cpu_share import BUSY_OTHERS_CORES
-from producer.measure.figure_models import MemoryFigures, ModeRatio
+from producer.measure.figure_models import BrokerRatio, MemoryFigures, ModeRatio
 from producer.measure.record_models import Cell, CompareRecord
 
 HEADERS = (
     "workload",
     "pool",
     "celery",
+    "broker",
     "slots",
     "tasks/s median [min–max]",
     "p50/p95 ms",
@@ -31,7 +32,7 @@ TABLE_WIDTH = 120
 #: No column needs to keep a word wider than this unbroken.
 MAX_WIDTHS = {"bottleneck": 12}
 #: Left-aligned columns (the rest are figures, right-aligned).
-TEXT_COLUMNS = ("workload", "pool", "celery", "bottleneck", "check")
+TEXT_COLUMNS = ("workload", "pool", "celery", "broker", "bottleneck", "check")
 
 
 def _num(value: float | None, fmt: str, suffix: str = "") -> str:
@@ -66,8 +67,17 @@ def memory_text(figures: MemoryFigures | None) -> str:
     return f"{figures.peak_pss_mb:,.0f}/{slot:,.{0 if slot >= 10 else 1}f}"
 
 
-def cell_row(cell: Cell, ratio: ModeRatio | None = None) -> list[str]:
-    """The table cells of one workload × pool × mode (``ratio``: lab ÷ stock, shown on the lab row)."""
+def broker_text(cell: Cell, ratio: BrokerRatio | None) -> str:
+    """The broker, and on the rabbitmq row rabbitmq ÷ redis (``~`` within the repeats' noise)."""
+    text = cell.broker or "–"
+    if cell.broker == "rabbitmq" and ratio is not None and ratio.rabbitmq_over_redis is not None:
+        text += f" {'' if ratio.beyond_noise else '~'}{ratio.rabbitmq_over_redis:.2f}×"
+    return text
+
+
+def cell_row(cell: Cell, ratio: ModeRatio | None = None, broker: BrokerRatio | None = None) -> list[str]:
+    """The table cells of one workload × pool × mode × broker (``ratio``: lab ÷ stock, shown on the lab row;
+    ``broker``: rabbitmq ÷ redis, on the rabbitmq row)."""
     tp = f"{_num(cell.throughput_median, ',.1f')} [{_rate(cell.throughput_min)}–{_rate(cell.throughput_max)}]"
     cpu = (
         f"{_num(_times(cell.thread_cpu_mean_s, 1000), ',.0f')}/{_num(_times(cell.run_time_mean_s, 1000), ',.0f')}"
@@ -87,6 +97,7 @@ def cell_row(cell: Cell, ratio: ModeRatio | None = None) -> list[str]:
         cell.workload,
         cell.pool,
         celery,
+        broker_text(cell, broker),
         str(cell.concurrency),
         tp,
         latency,
@@ -102,6 +113,21 @@ def cell_row(cell: Cell, ratio: ModeRatio | None = None) -> list[str]:
 
 def _ratios(record: CompareRecord) -> dict[tuple[str, str], ModeRatio]:
     return {(r.workload, r.pool): r for r in record.mode_ratios}
+
+
+def _rows(record: CompareRecord) -> list[list[str]]:
+    modes = _ratios(record)
+    brokers = {(r.workload, r.pool, r.celery): r for r in record.broker_ratios}
+    return [
+        cell_row(cell, modes.get((cell.workload, cell.pool)), brokers.get((cell.workload, cell.pool, cell.celery)))
+        for cell in record.cells
+    ]
+
+
+def _shown(record: CompareRecord) -> list[int]:
+    """The columns shown: ``celery`` only when both modes ran, ``broker`` only when both brokers did."""
+    hidden = {"celery": len(headlines(record)) <= 1, "broker": len(record.brokers) <= 1}
+    return [i for i, header in enumerate(HEADERS) if not hidden.get(header, False)]
 
 
 def _lines(text: str, width: int) -> int:
@@ -149,6 +175,16 @@ def headlines(record: CompareRecord) -> list[str]:
     return [mode.headline()] if mode else []
 
 
+def broker_headline(record: CompareRecord) -> list[str]:
+    """``--broker``: each broker, its version and where it came from (nothing when one broker ran)."""
+    if len(record.brokers) <= 1:
+        return []
+    return [
+        "brokers: "
+        + "; ".join(f"{b.kind} {b.server_version or '?'} at {b.url} ({b.origin})" for b in record.brokers.values())
+    ]
+
+
 def compare_table(record: CompareRecord) -> Table:
     """The rich table of a compare record (cells in run order, baselines after the pools)."""
     title = "\n".join(
@@ -156,6 +192,7 @@ def compare_table(record: CompareRecord) -> Table:
             f"compare: {record.plan.count} tasks × {record.plan.repeat} repeat(s) per cell, "
             f"{record.environment.cores} cores",
             *headlines(record),
+            *broker_headline(record),
         ]
     )
     table = Table(
@@ -166,9 +203,8 @@ def compare_table(record: CompareRecord) -> Table:
         padding=(0, 0),
         show_edge=False,
     )
-    ratios = _ratios(record)
-    rows = [cell_row(cell, ratios.get((cell.workload, cell.pool))) for cell in record.cells]
-    shown = [i for i, header in enumerate(HEADERS) if header != "celery" or len(headlines(record)) > 1]
+    rows = _rows(record)
+    shown = _shown(record)
     columns = [[HEADERS[i], *(row[i] for row in rows)] for i in shown]
     widths = fit_widths(columns, [MAX_WIDTHS.get(HEADERS[i], 99) for i in shown], TABLE_WIDTH - len(shown) + 1)
     for index, width in zip(shown, widths, strict=True):
@@ -223,14 +259,15 @@ def caption(record: CompareRecord) -> str:
 def bottleneck_lines(record: CompareRecord) -> list[str]:
     """One line per cell: the bottleneck and the figures that show it."""
     return [
-        f"{c.workload} / {c.pool}{f' / {c.celery}' if c.celery else ''}: {c.bottleneck.name} — {c.bottleneck.figures}"
+        " / ".join(str(part) for part in (c.workload, c.pool, c.celery, c.broker) if part)
+        + f": {c.bottleneck.name} — {c.bottleneck.figures}"
         for c in record.cells
     ]
 
 
 def markdown_table(record: CompareRecord) -> str:
     """The same table in Markdown."""
-    ratios = _ratios(record)
-    lines = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
-    lines += ["| " + " | ".join(cell_row(cell, ratios.get((cell.workload, cell.pool)))) + " |" for cell in record.cells]
+    shown = _shown(record)
+    lines = ["| " + " | ".join(HEADERS[i] for i in shown) + " |", "|" + "---|" * len(shown)]
+    lines += ["| " + " | ".join(row[i] for i in shown) + " |" for row in _rows(record)]
     return "\n".join(lines)

@@ -29,6 +29,8 @@ class CpuSnapshot:
     machine: float
     lab: float
     redis: float
+    #: False when the broker server's CPU could not be read (``redis`` is then 0).
+    server_read: bool = True
 
 
 def _machine_busy() -> float:
@@ -55,7 +57,12 @@ def snapshot(worker_pids: list[int], broker: Broker | redis.Redis | None) -> Cpu
     """CPU seconds so far: machine, producer + local workers, the broker server (0 when it cannot be read)."""
     lab = _process_tree(os.getpid(), include_reaped=True) + sum(_process_tree(pid, False) for pid in worker_pids)
     server = as_broker(broker).server_cpu_seconds() if broker is not None else None
-    return CpuSnapshot(time.monotonic(), _machine_busy(), lab, server or 0.0)
+    return CpuSnapshot(time.monotonic(), _machine_busy(), lab, server or 0.0, server is not None)
+
+
+def server_seconds(before: CpuSnapshot, after: CpuSnapshot) -> float | None:
+    """The broker server's CPU seconds between two snapshots (None when either could not read it)."""
+    return max(0.0, after.redis - before.redis) if before.server_read and after.server_read else None
 
 
 def others_cores(before: CpuSnapshot, after: CpuSnapshot) -> float:

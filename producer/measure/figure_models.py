@@ -70,3 +70,29 @@ class UserTaskInfo(RecordPart):
     function: str
     call_args: list[Any] = Field(default_factory=list)
     call_kwargs: dict[str, Any] = Field(default_factory=dict)
+
+
+class BrokerInfo(RecordPart):
+    """A broker a measurement ran on (``--broker``): which, where (password hidden), whence, its version."""
+
+    kind: str
+    url: str
+    #: LAB_BROKER_URL, LAB_RABBITMQ_URL, the stack's private node, a private node started for the run, ...
+    origin: str
+    server_version: str | None = None
+
+
+class BrokerRatio(RecordPart):
+    """``--broker redis,rabbitmq``: one workload × pool (× Celery mode), each broker's median and rabbitmq ÷ redis."""
+
+    workload: str
+    pool: str
+    celery: str | None = None
+    redis_tps: float | None
+    rabbitmq_tps: float | None
+    rabbitmq_over_redis: float | None
+    #: True when the ratio lies outside both cells' repeat ranges (min..max): more than noise.
+    beyond_noise: bool = False
+    #: Broker server CPU per task (ms) on each side, where it could be read: the reason for the difference.
+    redis_cpu_ms_per_task: float | None = None
+    rabbitmq_cpu_ms_per_task: float | None = None

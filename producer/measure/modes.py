@@ -41,12 +41,7 @@ def describe_all(settings: LabSettings, modes: list[CeleryMode]) -> dict[str, Ce
     return {mode: describe(settings, mode) for mode in modes}
 
 
-def pool_key(pool: str, mode: str | None, modes: list[CeleryMode]) -> str:
-    """A record's ``pools`` key: the pool, or ``pool/mode`` when both modes ran (baselines: the pool)."""
-    return f"{pool}/{mode}" if mode and len(modes) > 1 else pool
-
-
-def _spread(cell: dict[str, Any]) -> tuple[float, float] | None:
+def spread(cell: dict[str, Any]) -> tuple[float, float] | None:
     """(min ÷ median, max ÷ median) of a cell's repeats; None with fewer than 2 runs (no noise estimate)."""
     median, low, high = cell.get("throughput_median"), cell.get("throughput_min"), cell.get("throughput_max")
     if cell.get("runs", 0) < 2 or not median or low is None or high is None or math.isnan(median):
@@ -68,7 +63,7 @@ def mode_ratios(cells: list[dict[str, Any]]) -> list[ModeRatio]:
             continue
         stock_tps, lab_tps = stock["throughput_median"], lab["throughput_median"]
         ratio = lab_tps / stock_tps if stock_tps and lab_tps is not None and not math.isnan(lab_tps) else None
-        spreads = [_spread(stock), _spread(lab)]
+        spreads = [spread(stock), spread(lab)]
         beyond = (
             ratio is not None
             and all(s is not None for s in spreads)

@@ -15,7 +15,14 @@ from typing import Any, Final, Literal
 
 from pydantic import Field
 
-from producer.measure.figure_models import Classification, MemoryFigures, ModeRatio, UserTaskInfo
+from producer.measure.figure_models import (
+    BrokerInfo,
+    BrokerRatio,
+    Classification,
+    MemoryFigures,
+    ModeRatio,
+    UserTaskInfo,
+)
 from producer.measure.record_base import RecordPart, clean, utc_now
 
 #: The schema written now. 1: the untyped records (no ``schema_version``); 2: the same shape, validated,
@@ -119,6 +126,10 @@ class Run(RecordPart):
     celery: str | None = None
     #: The worker processes' memory at idle and at peak during the batch (None: not local, or a baseline).
     memory: MemoryFigures | None = None
+    #: The broker the batch went through ("redis", "rabbitmq"; None: a baseline or an older record) and the
+    #: broker server's CPU seconds during it (None where it cannot be read from here).
+    broker: str | None = None
+    broker_cpu_s: float | None = None
 
 
 class ComparePlanInfo(RecordPart):
@@ -135,6 +146,8 @@ class ComparePlanInfo(RecordPart):
     celery: str = "lab"
     #: A user's task (``--task``) instead of / beside the catalogue's workloads.
     task: UserTaskInfo | None = None
+    #: ``--broker``: the brokers it ran on ("" = LAB_BROKER_URL's only).
+    broker: str = ""
 
 
 class PoolInfo(RecordPart):
@@ -154,6 +167,8 @@ class PoolInfo(RecordPart):
     #: (producer/measure/ceiling.py), and every probe batch's figure.
     consumer_ceiling_tps: float | None = None
     consumer_probes_tps: list[float] = Field(default_factory=list)
+    #: The broker its workers consume from (None: a baseline or an older record).
+    broker: str | None = None
 
 
 class Bottleneck(RecordPart):
@@ -198,6 +213,9 @@ class Cell(RecordPart):
     memory: MemoryFigures | None = None
     #: The no-op throughput of this cell's workers, measured in the same run (the consumer ceiling).
     consumer_ceiling_tps: float | None = None
+    #: The broker (None: a baseline or an older record) and its server's median CPU ms per task.
+    broker: str | None = None
+    broker_cpu_ms_per_task: float | None = None
 
 
 class LabRecord(RecordPart):
@@ -223,7 +241,7 @@ class CompareRecord(LabRecord):
 
     kind: Literal["compare"] = "compare"
     plan: ComparePlanInfo
-    #: By pool name; by ``pool/mode`` when both Celery modes ran (producer/measure/modes.py: pool_key).
+    #: By pool; ``pool/mode`` when both modes ran, ``…/broker`` when both brokers did (compare_setup.info_key).
     pools: dict[str, PoolInfo]
     runs: list[Run]
     cells: list[Cell]
@@ -234,6 +252,10 @@ class CompareRecord(LabRecord):
     mode_ratios: list[ModeRatio] = Field(default_factory=list)
     #: Per workload: what the solo probe measured (holds the GIL, releases it, waits).
     classifications: dict[str, Classification] = Field(default_factory=dict)
+    #: Per broker that ran ("redis", "rabbitmq"): where it was and its version.
+    brokers: dict[str, BrokerInfo] = Field(default_factory=dict)
+    #: ``--broker redis,rabbitmq``: rabbitmq ÷ redis throughput per workload × pool (× mode).
+    broker_ratios: list[BrokerRatio] = Field(default_factory=list)
 
 
 class SweepPoint(RecordPart):

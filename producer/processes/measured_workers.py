@@ -84,7 +84,8 @@ def _start(app: Celery, settings: LabSettings, pool: str, mode: CeleryMode, queu
         catalogue.pool(pool).concurrency(settings),
         queue,
         tag=f"compare-{mode}",
-        env={**os.environ, "LAB_CELERY_MODE": mode},
+        # the settings' broker (a --broker side's own), not only the environment's
+        env={**os.environ, "LAB_CELERY_MODE": mode, "LAB_BROKER_URL": settings.broker_url},
     )
     workers.mode = mode
     workers.origin = f"started {len(workers.nodes)} {mode} worker(s) on queue {queue} ({why})"
