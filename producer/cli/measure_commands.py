@@ -205,6 +205,7 @@ def sweep(
     call_args: ArgsOption = None,
     call_kwargs: KwargsOption = None,
     probe: ProbeOption = True,
+    broker: BrokerOption = "",
 ) -> None:
     """Throughput against concurrency (one worker per point) or against worker processes; ideal line; record."""
     user = task_args(task, call_args, call_kwargs)
@@ -220,6 +221,7 @@ def sweep(
         user=user,
         probe=probe,
         celery=celery,
+        broker=broker,
     )
 
 
@@ -235,9 +237,11 @@ def run_sweep_command(
     user: WorkloadArgs | None = None,
     probe: bool = True,
     celery: str = "stock",
+    broker: str = "",
 ) -> SweepRecord:
     """Validate, run, print and record a sweep (``user``: a user's task instead of the workload); the record."""
     from producer.broker import require_broker
+    from producer.broker.sides import parse_brokers
     from producer.measure.modes import celery_choice, parse_celery
     from producer.measure.probe import summary_line
     from producer.measure.records import write_record
@@ -267,7 +271,16 @@ def run_sweep_command(
     chosen = count if count is not None else (min(5000, max(100, 4 * slots)) if busy else 3000)
     chosen = check_positive(chosen, "count", settings.max_count)
     plan = SweepPlan(
-        workload, pool, args, chosen, concurrencies, worker_counts, timeout, probe, celery_choice(parse_celery(celery))
+        workload,
+        pool,
+        args,
+        chosen,
+        concurrencies,
+        worker_counts,
+        timeout,
+        probe,
+        celery_choice(parse_celery(celery)),
+        ",".join(parse_brokers(broker)),
     )
     require_broker(settings)
 

@@ -21,7 +21,7 @@ import matplotlib
 from config import catalogue
 from producer.measure.advise_record import AdviseRecord
 from producer.measure.record_models import Cell, CompareRecord, SweepRecord
-from producer.measure.record_views import both_modes, cell_mode, modes, run_mode
+from producer.measure.record_views import brokers, cell_side, run_side, sides
 from producer.measure.report_runs import trial_label
 
 matplotlib.use("Agg")
@@ -32,6 +32,17 @@ from matplotlib.patches import Patch
 UNKNOWN_COLOUR = "#999999"
 #: How a Celery mode's bars are filled (stock solid: the Celery users deploy).
 MODE_HATCH = {"lab": "...", "stock": ""}
+#: ... and a broker's, added to it (``--broker redis,rabbitmq``).
+BROKER_HATCH = {"on redis": "", "on rabbitmq": "xx"}
+
+
+def side_hatch(side: str | None) -> str:
+    """The fill of a chart group: its mode's hatch plus its broker's."""
+    words = (side or "").split(" on ")
+    mode, broker = (words[0], f"on {words[1]}") if len(words) > 1 else ((side or ""), "")
+    if mode.startswith("on "):
+        mode, broker = "", mode
+    return MODE_HATCH.get(mode, "") + BROKER_HATCH.get(broker, "")
 
 
 def colour(pool: str) -> str:
@@ -68,13 +79,13 @@ def _bars(
     labels: Callable[[Cell, float], str] | None = None,
     marks: Callable[[Cell], float | None] | None = None,
 ) -> None:
-    """Bars per pool; one bar per Celery mode side by side (grouped) when the compare ran both."""
+    """Bars per pool; one bar per Celery mode (and broker) side by side (grouped) when the compare ran several."""
     pools = list(dict.fromkeys(c.pool for c in cells))
-    groups = modes(record) if any(c.kind == "celery" for c in cells) else [None]
+    groups = sides(record) if any(c.kind == "celery" for c in cells) else [None]
     width = 0.8 / len(groups)
     for index, mode in enumerate(groups):
         found = [
-            (i, c) for i, pool in enumerate(pools) for c in cells if c.pool == pool and cell_mode(record, c) == mode
+            (i, c) for i, pool in enumerate(pools) for c in cells if c.pool == pool and cell_side(record, c) == mode
         ]
         if not found:
             continue
@@ -87,7 +98,7 @@ def _bars(
                 [max(0.0, h - _number(low, h)) for h, low in zip(heights, lows, strict=True)],
                 [max(0.0, _number(high, h) - h) for h, high in zip(heights, highs, strict=True)],
             ]
-        hatch = "//" if found[0][1].kind == "in-process" else MODE_HATCH.get(mode or "", "")
+        hatch = "//" if found[0][1].kind == "in-process" else side_hatch(mode)
         bars = axis.bar(xs, heights, width, yerr=errors, capsize=3, color=[colour(c.pool) for _, c in found])
         for bar in bars:
             bar.set_hatch(hatch)
@@ -103,11 +114,10 @@ def _bars(
     axis.grid(axis="y", alpha=0.3)
     handles = axis.get_legend_handles_labels()[0][:1] if marks else []
     if len(groups) > 1:
-        handles += [
-            Patch(facecolor="#cccccc", edgecolor="#333333", hatch=MODE_HATCH.get(m or "", ""), label=m) for m in groups
-        ]
+        handles += [Patch(facecolor="#cccccc", edgecolor="#333333", hatch=side_hatch(m), label=m) for m in groups]
     if handles:
-        axis.legend(handles=handles, fontsize=7, title="Celery" if len(groups) > 1 else None, title_fontsize=7)
+        title = ("Celery, broker" if brokers(record) else "Celery") if len(groups) > 1 else None
+        axis.legend(handles=handles, fontsize=7, title=title, title_fontsize=7)
 
 
 def _png(figure: Any, title: str) -> bytes:
@@ -155,25 +165,25 @@ def latency_chart(record: CompareRecord) -> bytes:
     """Per workload: box plots of enqueue→finish latency per pool (and per Celery mode), all measured runs."""
     workloads = _workloads(record)
     figure, axes = _grid(1, len(workloads))
-    split = both_modes(record)
+    split = len([side for side in sides(record) if side]) > 1
     for axis, workload in zip(axes[0], workloads, strict=True):
         cells = [c for c in record.cells if c.workload == workload]
         samples = [
             [
                 v * 1000
                 for r in record.runs
-                if r.workload == workload and r.pool == c.pool and run_mode(record, r) == cell_mode(record, c)
+                if r.workload == workload and r.pool == c.pool and run_side(record, r) == cell_side(record, c)
                 for v in r.latency_samples
             ]
             or [math.nan]
             for c in cells
         ]
-        names = [c.pool + (f"\n{cell_mode(record, c)}" if split and cell_mode(record, c) else "") for c in cells]
+        names = [c.pool + (f"\n{cell_side(record, c)}" if split and cell_side(record, c) else "") for c in cells]
         boxes = axis.boxplot(samples, showfliers=False, patch_artist=True, medianprops={"color": "black"})
         for box, cell in zip(boxes["boxes"], cells, strict=True):
             box.set_facecolor(colour(cell.pool))
             box.set_alpha(0.6)
-            box.set_hatch("//" if cell.kind == "in-process" else MODE_HATCH.get(cell_mode(record, cell) or "", ""))
+            box.set_hatch("//" if cell.kind == "in-process" else side_hatch(cell_side(record, cell)))
         axis.set_xticks(range(1, len(cells) + 1), names, rotation=30, ha="right", fontsize=8)
         axis.set_title(workload)
         axis.set_ylabel("latency, ms (enqueue → finish)")
@@ -206,17 +216,26 @@ def sweep_chart(record: SweepRecord) -> bytes:
     with_memory = any(p.memory is not None and p.memory.peak_pss_mb for p in points)
     figure, axes = plt.subplots(1, 2 if with_memory else 1, figsize=(12.0 if with_memory else 6.4, 4.4), squeeze=False)
     axis = axes[0][0]
-    modes = list(dict.fromkeys(p.celery for p in points))  # --celery both: one line per mode
-    for mode, line_colour in zip(modes, ("#1f77b4", "#ff7f0e"), strict=False):
-        own = [p for p in points if p.celery == mode]
-        label = f"measured ({mode})" if len(modes) > 1 else "measured"
-        axis.plot([p.x for p in own], [p.throughput for p in own], "o-", label=label, color=line_colour)
-    points = [p for p in points if p.celery == modes[0]]  # the ideal and the ticks: one mode's points
+    # --celery both / --broker redis,rabbitmq: one line per mode and broker
+    sides = list(dict.fromkeys((p.celery, p.broker) for p in points))
+    shown = [len({side[i] for side in sides}) > 1 for i in (0, 1)]
+    for side, line_colour in zip(sides, ("#1f77b4", "#ff7f0e", "#2ca02c", "#8c564b"), strict=False):
+        own = [p for p in points if (p.celery, p.broker) == side]
+        label = ", ".join(str(v) for v, show in zip(side, shown, strict=True) if show and v)
+        axis.plot(
+            [p.x for p in own],
+            [p.throughput for p in own],
+            "o-",
+            label=f"measured ({label})" if label else "measured",
+            color=line_colour,
+        )
+    points = [p for p in points if (p.celery, p.broker) == sides[0]]  # the ideal and the ticks: one side's points
     xs = [p.x for p in points]
     axis.plot(xs, [_number(p.ideal, math.nan) for p in points], "--", label=record.ideal_label, color="#7f7f7f")
     redis_limit = record.redis_limit_tps
     if redis_limit:
-        axis.axhline(redis_limit, color="#d62728", linestyle=":", label=f"Redis probe ≈ {redis_limit:,.0f}/s")
+        first = next(iter(record.brokers), "redis")
+        axis.axhline(redis_limit, color="#d62728", linestyle=":", label=f"{first} probe ≈ {redis_limit:,.0f}/s")
     ceilings = [_number(p.consumer_ceiling_tps, math.nan) for p in points]
     ceiling = record.consumer_ceiling_tps
     if any(not math.isnan(c) for c in ceilings):

@@ -283,6 +283,8 @@ class SweepPoint(RecordPart):
     memory: MemoryFigures | None = None
     #: The no-op throughput of this point's workers, measured in the same run.
     consumer_ceiling_tps: float | None = None
+    #: The broker the point ran on (None: an older record; ``redis_cpu_s`` is that broker's server CPU).
+    broker: str | None = None
     x: int
     label: str
     ideal: float | None
@@ -313,3 +315,6 @@ class SweepRecord(LabRecord):
     celery_modes: dict[str, CeleryMode] = Field(default_factory=dict)
     task: UserTaskInfo | None = None
     classification: Classification | None = None
+    #: ``--broker``: the brokers the points ran on ("redis", "rabbitmq", "redis,rabbitmq"), and each one's entry.
+    broker: str | None = None
+    brokers: dict[str, BrokerInfo] = Field(default_factory=dict)

@@ -40,6 +40,35 @@ def modes(record: CompareRecord) -> list[str | None]:
     return found or [None]
 
 
+def brokers(record: CompareRecord) -> list[str]:
+    """The brokers the record's Celery cells ran on (``--broker``), in order; [] for one broker or older records."""
+    found = list(dict.fromkeys(c.broker for c in record.cells if c.kind == "celery" and c.broker))
+    return found if len(found) > 1 else []
+
+
+def side_of(record: CompareRecord, mode: str | None, broker: str | None) -> str | None:
+    """A chart group: the Celery mode, with ``on <broker>`` when the record ran more than one broker."""
+    if not brokers(record) or not broker:
+        return mode
+    return f"{mode} on {broker}" if mode else f"on {broker}"
+
+
+def cell_side(record: CompareRecord, cell: Cell) -> str | None:
+    """The cell's chart group (:func:`side_of`); None for baselines."""
+    return None if cell.kind == "in-process" else side_of(record, cell_mode(record, cell), cell.broker)
+
+
+def run_side(record: CompareRecord, run: Run) -> str | None:
+    """The run's chart group (as :func:`cell_side`)."""
+    return side_of(record, run_mode(record, run), run.broker)
+
+
+def sides(record: CompareRecord) -> list[str | None]:
+    """The chart groups of the record's Celery cells, in order (``[None]``: unknown)."""
+    found = list(dict.fromkeys(cell_side(record, c) for c in record.cells if c.kind == "celery"))
+    return found or [None]
+
+
 def both_modes(record: CompareRecord) -> bool:
     """True when the compare ran more than one Celery mode (``--celery both``)."""
     return len([m for m in modes(record) if m]) > 1

@@ -5,15 +5,17 @@ stack's workers never take part. The batch is enqueued *before* the workers may 
 start on a gate queue, run a warm-up there, then all are told at once (``add_consumer``) to consume
 the batch's queue. Throughput = completed / (last finish − first start): the consumers' rate, not
 the producer's publishing rate. Each point runs in the Celery mode(s) asked for (``--celery``; both:
-stock then lab per point), samples the workers' memory (PSS/USS) during the batch and then measures
-their consumer ceiling with a no-op batch (a no-op point is its own). The workers mode also probes Redis.
+stock then lab per point) and on the broker(s) asked for (``--broker redis,rabbitmq``: each point on
+each broker, one after the other), samples the workers' memory (PSS/USS) during the batch and then
+measures their consumer ceiling with a no-op batch (a no-op point is its own). The workers mode also
+probes each broker's own message rate.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
-import statistics
 import time
 import uuid
 from collections.abc import Callable
@@ -29,26 +31,19 @@ from config.settings import CeleryMode, LabSettings
 from producer.batch.collect import collect_results
 from producer.batch.run import broker_and_backend
 from producer.batch.submit import submit_batch
-from producer.broker import Broker
+from producer.broker import Broker, BrokerKind
+from producer.broker import sides as broker_sides
 from producer.errors import LabError
 from producer.measure import memory, modes, probe
 from producer.measure.analysis import is_io
 from producer.measure.ceiling import probe_consuming
 from producer.measure.record_models import SweepRecord
 from producer.measure.records import environment, timing_summary
-from producer.measure.redis_probe import redis_cpu_seconds, redis_probe
+from producer.measure.redis_probe import redis_cpu_seconds
+from producer.measure.sweep_limits import broker_lines, per_process_ceiling, probe_rate, saturation
 from producer.measure.user_tasks import task_info
 from producer.processes import fleet
 from worker.task_args import WorkloadArgs
-
-#: A point is "cores saturated" when the machine's CPU was at least this busy during it ...
-CPU_SATURATED_PERCENT = 85.0
-#: ... or when the workers and Redis alone kept this share of the cores busy.
-LAB_CORES_SATURATED_SHARE = 0.75
-#: Throughput at this share of the Redis probe means Redis is the limit.
-REDIS_SATURATED_SHARE = 0.8
-#: Throughput at this share of the point's measured consumer ceiling means the consumers are the limit.
-CONSUMER_SATURATED_SHARE = 0.8
 
 
 @dataclass(frozen=True)
@@ -66,11 +61,18 @@ class SweepPlan:
     probe: bool = True
     #: ``--celery``: stock (the default), lab or both.
     celery: str = "stock"
+    #: ``--broker``: redis and/or rabbitmq ("": LAB_BROKER_URL's only).
+    broker: str = ""
 
     @property
     def modes(self) -> list[CeleryMode]:
         """The Celery modes each point runs in, stock first."""
         return modes.parse_celery(self.celery)
+
+    @property
+    def brokers(self) -> list[BrokerKind]:
+        """The brokers each point runs on, redis first ([]: LAB_BROKER_URL's only)."""
+        return broker_sides.parse_brokers(self.broker)
 
     @property
     def mode(self) -> str:
@@ -123,7 +125,7 @@ def run_point(
         gate,
         count=workers,
         tag=f"sweep-{mode}",
-        env={**os.environ, "LAB_CELERY_MODE": mode},
+        env={**os.environ, "LAB_CELERY_MODE": mode, "LAB_BROKER_URL": settings.broker_url},
     )
     try:
         warmup = submit_batch(app, plan.args, max(1, min(plan.count, concurrency * workers)), gate)
@@ -164,6 +166,7 @@ def run_point(
         "concurrency": concurrency,
         "workers": workers,
         "celery": mode,
+        "broker": broker.kind,
         "memory": figures.model_dump() if figures is not None else None,
         # a no-op point is its own ceiling measurement
         "consumer_ceiling_tps": throughput if noop and records else ceiling,
@@ -190,23 +193,26 @@ def run_sweep(
 ) -> SweepRecord:
     """Every point of the plan, then ideals, the Redis probe (workers mode) and the record."""
     cores = psutil.cpu_count() or 1
-    broker, _ = broker_and_backend(settings)
     points = []
     classification = probe.classify(app, settings, plan.args, timeout_s=plan.timeout_s) if plan.probe else None
     needs_target = catalogue.workload(plan.workload).takes_url
-    with fleet.latency_target(settings) if needs_target else nullcontext():
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(fleet.latency_target(settings) if needs_target else nullcontext())
+        sides = stack.enter_context(broker_sides.broker_sides(app, settings, plan.brokers))
         for concurrency in plan.concurrencies:
             for workers in plan.workers:
                 for mode in plan.modes:
-                    point = run_point(app, settings, plan, concurrency, workers, mode)
-                    point["x"] = workers if plan.mode == "workers" else concurrency
-                    point["label"] = f"{workers} worker(s) × {concurrency}" + (
-                        f" {mode}" if len(plan.modes) > 1 else ""
-                    )
-                    points.append(point)
-                    if on_point is not None:
-                        on_point(point)
-    redis_limit = redis_probe(broker) if plan.mode == "workers" else None
+                    for side in sides:
+                        point = run_point(side.app, side.settings, plan, concurrency, workers, mode)
+                        point["x"] = workers if plan.mode == "workers" else concurrency
+                        shown = [m for m, many in ((mode, len(plan.modes) > 1), (side.kind, len(sides) > 1)) if many]
+                        point["label"] = f"{workers} worker(s) × {concurrency}" + "".join(f" {m}" for m in shown)
+                        points.append(point)
+                        if on_point is not None:
+                            on_point(point)
+        limits = {side.kind: probe_rate(side.settings) for side in sides} if plan.mode == "workers" else {}
+        brokers = {side.kind: broker_sides.describe(side) for side in sides}
+    redis_limit = limits.get(sides[0].kind)
     cpu_p50 = [p["timings"]["thread_cpu_s"]["p50"] for p in points if p["timings"]["thread_cpu_s"]["p50"]]
     task_s = (
         plan.args.size / 1000.0
@@ -218,14 +224,16 @@ def run_sweep(
     notes = []
     if plan.mode == "workers":
         ones = []
-        for mode in plan.modes:  # each mode's points against its own one-worker point
-            own = [p for p in points if p["celery"] == mode]
+        groups = list(dict.fromkeys((p["celery"], p["broker"]) for p in points))
+        for mode, kind in groups:  # each mode's (and broker's) points against its own one-worker point
+            own = [p for p in points if (p["celery"], p["broker"]) == (mode, kind)]
             one = own[0]["throughput"] / own[0]["workers"]
-            ones.append(f"{one:,.1f}/s" + (f" {mode}" if len(plan.modes) > 1 else ""))
+            shown = [m for m, many in ((mode, len(plan.modes) > 1), (kind, len(sides) > 1)) if many]
+            ones.append(f"{one:,.1f}/s" + "".join(f" {m}" for m in shown))
             for point in own:
                 point["ideal"] = one * point["workers"]
                 point["efficiency"] = point["throughput"] / point["ideal"] if point["ideal"] else math.nan
-                point["saturated"] = saturation(point, redis_limit, cores)
+                point["saturated"] = saturation(point, limits.get(kind), cores)
         ideal_label = f"k × one worker ({', '.join(ones)})"
         notes.append(
             "scaling efficiency (k workers / (k × one)): "
@@ -259,36 +267,10 @@ def run_sweep(
             "ideal_label": ideal_label,
             "redis_limit_tps": redis_limit,
             "consumer_ceiling_tps": per_process_ceiling(points),
-            "notes": notes,
             "task": task_info(plan.args),
             "classification": classification,
+            "broker": broker_sides.sides_label(sides),
+            "brokers": brokers,
+            "notes": notes + (broker_lines(points) if len(sides) > 1 else []),
         }
     )
-
-
-def per_process_ceiling(points: list[dict[str, Any]]) -> float | None:
-    """The median over points of the measured consumer ceiling per worker process (the record's summary figure)."""
-    values = [p["consumer_ceiling_tps"] / p["workers"] for p in points if p.get("consumer_ceiling_tps")]
-    return statistics.median(values) if values else None
-
-
-def saturation(point: dict[str, Any], redis_limit: float | None, cores: int) -> str:
-    """What ran out during a point: Redis (its one core, or the probe's rate), the cores, the consumers, or nothing.
-
-    Cores: the machine's CPU ≥ 85 %, or the workers and Redis alone used ≥ 75 % of the cores (the
-    producer, the OS and other jobs need the rest). Consumers: ≥ 80 % of the point's measured no-op
-    ceiling (a no-op point is always at its own).
-    """
-    if point.get("redis_cores_used", 0.0) >= REDIS_SATURATED_SHARE or (
-        redis_limit and point["throughput"] >= REDIS_SATURATED_SHARE * redis_limit
-    ):
-        return "redis"
-    if (
-        point["machine_cpu_percent"] >= CPU_SATURATED_PERCENT
-        or point.get("lab_cores_used", 0.0) >= LAB_CORES_SATURATED_SHARE * cores
-    ):
-        return "cores"
-    ceiling = point.get("consumer_ceiling_tps")
-    if ceiling and point["throughput"] >= CONSUMER_SATURATED_SHARE * ceiling:
-        return "consumer ceiling"
-    return "none visible"

@@ -18,7 +18,7 @@ HEADERS = (
     "vs ideal",
     "producer clock",
     "worker CPU/task",
-    "cores lab / Redis",
+    "cores lab / broker",
     "machine CPU",
     "PSS MiB peak / slot",
     "no-op ceiling",
@@ -27,12 +27,14 @@ HEADERS = (
 )
 
 
-def _row(p: SweepPoint, both: bool) -> list[str]:
+def _row(p: SweepPoint, both: bool, brokers: bool = False) -> list[str]:
     ideal = p.ideal
     ok = ideal is not None and math.isfinite(ideal) and ideal > 0
     per_task = p.worker_cpu_s / p.completed * 1000 if p.worker_cpu_s and p.completed else None
     return [
-        f"{p.workers} × {p.concurrency}" + (f" {p.celery}" if both and p.celery else ""),
+        f"{p.workers} × {p.concurrency}"
+        + (f" {p.celery}" if both and p.celery else "")
+        + (f" {p.broker}" if brokers and p.broker else ""),
         f"{p.throughput:,.1f}",
         f"{ideal:,.1f}" if ok and ideal is not None else "–",
         f"{p.throughput / ideal:.0%}" if ok and ideal else "–",
@@ -47,20 +49,30 @@ def _row(p: SweepPoint, both: bool) -> list[str]:
     ]
 
 
+def _broker_headline(record: SweepRecord) -> list[str]:
+    if len(record.brokers) <= 1:
+        return []
+    return [
+        "brokers: " + "; ".join(f"{b.kind} {b.server_version or '?'} ({b.origin})" for b in record.brokers.values())
+    ]
+
+
 def sweep_table(record: SweepRecord) -> Any:
     """The rich table of a sweep record; the title says which Celery ran (each mode, with versions)."""
     modes = record.celery_modes or (
         {record.environment.celery_mode.mode: record.environment.celery_mode} if record.environment.celery_mode else {}
     )
-    title = "\n".join([record.title, *(mode.headline() for mode in modes.values())])
+    title = "\n".join([record.title, *(mode.headline() for mode in modes.values()), *_broker_headline(record)])
     caption = [
         *record.notes,
         "PSS: the workers' memory at the batch's peak, shared pages split among the processes sharing them; "
-        "/slot = ÷ slots. cores lab / Redis: cores the workers and Redis used, and Redis alone.",
+        "/slot = ÷ slots. cores lab / broker: cores the workers and the broker server used, and the broker alone.",
         "no-op ceiling: a no-op batch on the same workers right after the point (a no-op point is its own).",
     ]
     if record.redis_limit_tps:
-        caption.append(f"Redis probe: {record.redis_limit_tps:,.0f} pipelined LPUSH+RPOP pairs/s")
+        first = next(iter(record.brokers), "redis")
+        what = "pipelined LPUSH+RPOP pairs/s" if first == "redis" else "confirmed publishes consumed/s"
+        caption.append(f"{first} probe: {record.redis_limit_tps:,.0f} {what}")
     table = Table(
         title=title,
         caption="\n".join(caption),
@@ -69,7 +81,7 @@ def sweep_table(record: SweepRecord) -> Any:
         padding=(0, 0),
         show_edge=False,
     )
-    rows = [_row(point, len(modes) > 1) for point in record.points]
+    rows = [_row(point, len(modes) > 1, len(record.brokers) > 1) for point in record.points]
     columns = [[header, *(row[i] for row in rows)] for i, header in enumerate(HEADERS)]
     widths = fit_widths(columns, [99] * len(HEADERS), TABLE_WIDTH - len(HEADERS) + 1)
     for header, width in zip(HEADERS, widths, strict=True):
