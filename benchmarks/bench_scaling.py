@@ -29,7 +29,8 @@ def measure(
     """Run the points (interleaved), then medians, efficiencies and what saturated."""
     from config.settings import get_settings
     from producer.batch.run import redis_clients
-    from producer.measure.sweep import SweepPlan, redis_probe, run_point
+    from producer.measure.redis_probe import redis_probe
+    from producer.measure.sweep import SweepPlan, run_point
     from producer.measure.sweep_limits import saturation
     from worker.app import app
     from worker.task_args import WorkloadArgs

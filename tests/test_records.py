@@ -13,8 +13,9 @@ from config.settings import LabSettings
 from producer.measure.analysis import analyse
 from producer.measure.compare import ComparePlan, baseline_workers, concurrency_rule
 from producer.measure.compare_runs import baseline_run
-from producer.measure.record_models import SCHEMA_VERSION, CompareRecord, SweepRecord
+from producer.measure.record_models import SCHEMA_VERSION, CompareRecord
 from producer.measure.records import RecordError, environment, load_record, load_records, write_record
+from producer.measure.sweep_record import SweepRecord
 from worker.task_args import WorkloadArgs
 
 BASELINES = ("inproc-threads",)

@@ -20,9 +20,10 @@ import matplotlib
 
 from config import catalogue
 from producer.measure.advise_record import AdviseRecord
-from producer.measure.record_models import Cell, CompareRecord, SweepRecord
+from producer.measure.record_models import Cell, CompareRecord
 from producer.measure.record_views import brokers, cell_side, run_side, sides
 from producer.measure.report_runs import trial_label
+from producer.measure.sweep_record import SweepRecord
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt

@@ -29,8 +29,8 @@ from producer.measure.record_models import (
     CompareRecord,
     Environment,
     LabRecord,
-    SweepRecord,
 )
+from producer.measure.sweep_record import SweepRecord
 from producer.processes.redis_server import redact
 
 #: Record models by ``kind`` (also the file name's prefix: ``compare-<stamp>.json``).

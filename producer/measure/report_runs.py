@@ -6,9 +6,10 @@ from pathlib import Path
 from types import ModuleType
 
 from producer.measure.advise_record import AdviseRecord, Trial
-from producer.measure.record_models import LabRecord, SweepRecord
+from producer.measure.record_models import LabRecord
 from producer.measure.report_compare import classification_line, task_text
 from producer.measure.report_doc import Bullets, Chart, Command, Section, Table, mib, ms, num, percent
+from producer.measure.sweep_record import SweepRecord
 
 
 def headline(record: LabRecord, mode: str | None = None) -> str:

@@ -37,10 +37,10 @@ from producer.errors import LabError
 from producer.measure import memory, modes, probe
 from producer.measure.analysis import is_io
 from producer.measure.ceiling import probe_consuming
-from producer.measure.record_models import SweepRecord
 from producer.measure.records import environment, timing_summary
 from producer.measure.redis_probe import redis_cpu_seconds
 from producer.measure.sweep_limits import broker_lines, per_process_ceiling, probe_rate, saturation
+from producer.measure.sweep_record import SweepRecord
 from producer.measure.user_tasks import task_info
 from producer.processes import fleet
 from worker.task_args import WorkloadArgs

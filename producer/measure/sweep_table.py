@@ -9,7 +9,7 @@ from rich import box
 from rich.table import Table
 
 from producer.measure.compare_table import TABLE_WIDTH, fit_widths, memory_text
-from producer.measure.record_models import SweepPoint, SweepRecord
+from producer.measure.sweep_record import SweepPoint, SweepRecord
 
 HEADERS = (
     "workers × slots",
