@@ -115,7 +115,7 @@ def _ratios(record: CompareRecord) -> dict[tuple[str, str], ModeRatio]:
     return {(r.workload, r.pool): r for r in record.mode_ratios}
 
 
-def _rows(record: CompareRecord) -> list[list[str]]:
+def rows_of(record: CompareRecord) -> list[list[str]]:
     modes = _ratios(record)
     brokers = {(r.workload, r.pool, r.celery): r for r in record.broker_ratios}
     return [
@@ -124,7 +124,7 @@ def _rows(record: CompareRecord) -> list[list[str]]:
     ]
 
 
-def _shown(record: CompareRecord) -> list[int]:
+def shown_columns(record: CompareRecord) -> list[int]:
     """The columns shown: ``celery`` only when both modes ran, ``broker`` only when both brokers did."""
     hidden = {"celery": len(headlines(record)) <= 1, "broker": len(record.brokers) <= 1}
     return [i for i, header in enumerate(HEADERS) if not hidden.get(header, False)]
@@ -203,8 +203,8 @@ def compare_table(record: CompareRecord) -> Table:
         padding=(0, 0),
         show_edge=False,
     )
-    rows = _rows(record)
-    shown = _shown(record)
+    rows = rows_of(record)
+    shown = shown_columns(record)
     columns = [[HEADERS[i], *(row[i] for row in rows)] for i in shown]
     widths = fit_widths(columns, [MAX_WIDTHS.get(HEADERS[i], 99) for i in shown], TABLE_WIDTH - len(shown) + 1)
     for index, width in zip(shown, widths, strict=True):
@@ -267,7 +267,7 @@ def bottleneck_lines(record: CompareRecord) -> list[str]:
 
 def markdown_table(record: CompareRecord) -> str:
     """The same table in Markdown."""
-    shown = _shown(record)
+    shown = shown_columns(record)
     lines = ["| " + " | ".join(HEADERS[i] for i in shown) + " |", "|" + "---|" * len(shown)]
-    lines += ["| " + " | ".join(row[i] for i in shown) + " |" for row in _rows(record)]
+    lines += ["| " + " | ".join(row[i] for i in shown) + " |" for row in rows_of(record)]
     return "\n".join(lines)

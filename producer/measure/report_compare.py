@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 from types import ModuleType
 
-from producer.measure.compare_table import HEADERS, cell_row
+from producer.measure.compare_table import HEADERS, TEXT_COLUMNS, broker_headline, rows_of, shown_columns
 from producer.measure.figure_models import Classification, UserTaskInfo
 from producer.measure.record_models import Cell, CompareRecord
-from producer.measure.record_views import both_modes, celery_modes, cell_mode, headlines
+from producer.measure.record_views import both_modes, brokers, celery_modes, cell_mode, headlines
 from producer.measure.report_doc import Bullets, Chart, Section, Table, mib, num, times
 
 
@@ -48,17 +48,12 @@ def _style(cell: Cell) -> str:
 
 
 def cells_table(record: CompareRecord) -> Table:
-    """One row per cell (the terminal table's columns), with a Celery column when both modes ran."""
-    with_mode = both_modes(record)
-    headers = list(HEADERS)
-    if with_mode:
-        headers.insert(2, "celery")
-    table = Table(headers, align="ll" + ("l" if with_mode else "") + "rrrrrrlrl")
-    for cell in record.cells:
-        row = cell_row(cell)
-        if with_mode:
-            row.insert(2, cell_mode(record, cell) or "–")
-        table.add(row, _style(cell))
+    """One row per cell (the terminal table's columns: celery when both modes ran, broker when both brokers did)."""
+    shown = shown_columns(record)
+    align = "".join("l" if HEADERS[i] in TEXT_COLUMNS else "r" for i in shown)
+    table = Table([HEADERS[i] for i in shown], align=align)
+    for cell, row in zip(record.cells, rows_of(record), strict=True):
+        table.add([row[i] for i in shown], _style(cell))
     return table
 
 
@@ -67,7 +62,8 @@ def bottleneck_lines(record: CompareRecord) -> list[str]:
     lines = []
     for cell in record.cells:
         mode = cell_mode(record, cell) if both_modes(record) else None
-        where = f"{cell.workload} / {cell.pool}" + (f" ({mode})" if mode else "")
+        broker = cell.broker if brokers(record) else None
+        where = f"{cell.workload} / {cell.pool}" + "".join(f" ({part})" for part in (mode, broker) if part)
         line = f"{where}: {cell.bottleneck.name} — {cell.bottleneck.figures}"
         if cell.consumer_ceiling_tps:
             line += f"; consumer ceiling measured here: {cell.consumer_ceiling_tps:,.0f}/s (no-op on this pool)"
@@ -77,15 +73,17 @@ def bottleneck_lines(record: CompareRecord) -> list[str]:
 
 def memory_table(record: CompareRecord) -> Table:
     """Worker memory per Celery cell: processes, slots, PSS/USS at idle and peak, per slot (empty: not measured)."""
-    with_mode = both_modes(record)
-    headers = ["workload", "pool", *(["celery"] if with_mode else []), "processes", "slots"]
+    with_mode, with_broker = both_modes(record), bool(brokers(record))
+    extra = [*(["celery"] if with_mode else []), *(["broker"] if with_broker else [])]
+    headers = ["workload", "pool", *extra, "processes", "slots"]
     headers += ["idle PSS", "peak PSS", "peak USS", "PSS/slot", "USS/slot", "samples"]
-    table = Table(headers, align="ll" + ("l" if with_mode else "") + "r" * 8)
+    table = Table(headers, align="ll" + "l" * len(extra) + "r" * 8)
     for cell in record.cells:
         memory = cell.memory
         if memory is None:
             continue
         row = [cell.workload, cell.pool, *([cell_mode(record, cell) or "–"] if with_mode else [])]
+        row += [cell.broker or "–"] if with_broker else []
         row += [str(memory.processes), str(memory.slots), mib(memory.idle_pss_mb), mib(memory.peak_pss_mb)]
         row += [mib(memory.peak_uss_mb), mib(memory.per_slot_pss_mb), mib(memory.per_slot_uss_mb), str(memory.samples)]
         table.add(row, _style(cell))
@@ -114,6 +112,31 @@ def mode_ratio_table(record: CompareRecord) -> Table:
     return table
 
 
+def broker_ratio_table(record: CompareRecord) -> Table:
+    """``--broker redis,rabbitmq``: each broker's median per workload × pool, rabbitmq ÷ redis, broker CPU per task."""
+    headers = ["workload", "pool", "celery", "redis tasks/s", "rabbitmq tasks/s", "rabbitmq ÷ redis", "beyond noise"]
+    table = Table([*headers, "broker CPU/task redis", "rabbitmq"], align="lllrrrlrr")
+    for found in record.broker_ratios:
+        table.add(
+            [
+                found.workload,
+                found.pool,
+                found.celery or "–",
+                num(found.redis_tps),
+                num(found.rabbitmq_tps),
+                times(found.rabbitmq_over_redis),
+                "yes" if found.beyond_noise else "no (within the repeats' min–max)",
+                num(found.redis_cpu_ms_per_task, ",.3f", " ms"),
+                num(found.rabbitmq_cpu_ms_per_task, ",.3f", " ms"),
+            ]
+        )
+    table.caption = (
+        "broker CPU/task: the broker server's CPU during the batches ÷ tasks (Redis' includes the result "
+        "backend's writes when they share the server; RabbitMQ's does not)."
+    )
+    return table
+
+
 def pool_notes(record: CompareRecord) -> list[str]:
     """Slots per pool and the rule behind them, other interpreters, and each mode's changes to stock Celery."""
     notes = []
@@ -135,7 +158,7 @@ def compare_section(path: Path, record: CompareRecord, charts: ModuleType | None
     section.add(
         f"{environment_text(record)}. Record: {path.name}. {plan.count} tasks × {plan.repeat} repeat(s) per cell.",
         task_text(plan.task),
-        Bullets(headlines(record)),
+        Bullets([*headlines(record), *broker_headline(record)]),
     )
     if record.environment.busy_before:
         section.add(f"Note: load {record.environment.load_before} before the run: others competed for the CPU.")
@@ -153,6 +176,8 @@ def compare_section(path: Path, record: CompareRecord, charts: ModuleType | None
         section.add("Worker memory per cell:", memory_table(record))
     if record.mode_ratios:
         section.add("Stock vs lab Celery, per cell:", mode_ratio_table(record))
+    if record.broker_ratios:
+        section.add("RabbitMQ vs Redis, per cell:", broker_ratio_table(record))
     section.add("Concurrency per pool:", Bullets(pool_notes(record)))
     if charts is not None:
         section.add(
