@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from producer.measure.record_models import Cell, CompareRecord, Run
-from producer.measure.record_views import IN_PROCESS, cell_mode, finite, ratio, run_mode
+from producer.measure.record_views import IN_PROCESS, cell_side, finite, ratio, run_side
 
 #: The metrics compared, and whether a higher value is better.
 METRICS: dict[str, bool] = {"throughput": True, "latency_p95": False, "peak_pss": False}
@@ -104,9 +104,9 @@ def _spread(values: list[float | None], central: float | None) -> tuple[float | 
 
 
 def _runs(record: CompareRecord, cell: Cell) -> list[Run]:
-    mode = cell_mode(record, cell)
+    side = cell_side(record, cell)
     return [
-        r for r in record.runs if r.workload == cell.workload and r.pool == cell.pool and run_mode(record, r) == mode
+        r for r in record.runs if r.workload == cell.workload and r.pool == cell.pool and run_side(record, r) == side
     ]
 
 
@@ -141,7 +141,8 @@ def judge(a: tuple[float | None, ...], b: tuple[float | None, ...], higher_is_be
 
 
 def _key(record: CompareRecord, cell: Cell) -> tuple[str, str, str]:
-    mode = IN_PROCESS if cell.kind == "in-process" else cell_mode(record, cell) or UNKNOWN_MODE
+    # the mode, and "on <broker>" when the record ran several brokers (record_views.side_of)
+    mode = IN_PROCESS if cell.kind == "in-process" else cell_side(record, cell) or UNKNOWN_MODE
     return cell.workload, cell.pool, mode
 
 
