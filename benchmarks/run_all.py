@@ -28,6 +28,7 @@ BENCHMARKS = {
     "bench_scaling": "scaling",
     "bench_asyncio": "asyncio",
     "bench_modes": "modes",
+    "bench_brokers": "brokers",
     "bench_advise": "advise",
 }
 
