@@ -22,8 +22,8 @@ from collections import defaultdict
 from typing import Any
 
 from config import catalogue
-from producer.measure.cpu_share import BUSY_OTHERS_CORES
 from producer.measure.memory import median_figures
+from producer.measure.verdicts import verdicts
 
 #: Below this share of the tightest bound, a cell's limit is not explained by the bounds we know.
 EXPLAINED_SHARE = 0.5
@@ -131,11 +131,9 @@ def pool_info(pools_info: dict[str, Any], pool: str, celery: str | None, broker:
     return dict(found)
 
 
-def _broker_cpu_ms(runs: list[dict[str, Any]]) -> float | None:
-    """Median broker server CPU per completed task, in ms (None where it was not read)."""
-    per_task = [
-        1000 * r["broker_cpu_s"] / r["completed"] for r in runs if r.get("broker_cpu_s") is not None and r["completed"]
-    ]
+def cpu_ms_per_task(runs: list[dict[str, Any]], field: str) -> float | None:
+    """Median over runs of ``field`` (CPU seconds: ``broker_cpu_s``, ``worker_cpu_s``) per completed task, in ms."""
+    per_task = [1000 * r[field] / r["completed"] for r in runs if r.get(field) is not None and r["completed"]]
     return _median(per_task) if per_task else None
 
 
@@ -247,7 +245,8 @@ def analyse(
                 "memory": median_figures([r.get("memory") for r in cell_runs]),
                 "consumer_ceiling_tps": consumer_ceiling(workload, pool, info, median_tp),
                 "broker": broker,
-                "broker_cpu_ms_per_task": _broker_cpu_ms(cell_runs),
+                "broker_cpu_ms_per_task": cpu_ms_per_task(cell_runs, "broker_cpu_s"),
+                "worker_cpu_ms_per_task": cpu_ms_per_task(cell_runs, "worker_cpu_s"),
             }
         )
     for cell in cells:
@@ -261,52 +260,3 @@ def analyse(
             else math.nan
         )
     return cells, verdicts(cells)
-
-
-def verdicts(cells: list[dict[str, Any]]) -> dict[str, str]:
-    """Per workload (and Celery mode, and broker, when more than one ran): the fastest Celery pool and by how much."""
-    lines = {}
-    for workload in dict.fromkeys(c["workload"] for c in cells):
-        celery = [c for c in cells if c["workload"] == workload and c["kind"] == "celery"]
-        sides = list(dict.fromkeys((c.get("celery"), c.get("broker")) for c in celery))
-        many_modes = len({mode for mode, _ in sides}) > 1
-        many_brokers = len({broker for _, broker in sides}) > 1
-        for mode, broker in sides:
-            parts = [str(p) for p, shown in ((mode, many_modes), (broker, many_brokers)) if shown]
-            label = f"{workload} ({', '.join(parts)})" if parts else workload
-            ranked = sorted(
-                (c for c in celery if (c.get("celery"), c.get("broker")) == (mode, broker)),
-                key=lambda c: -c["throughput_median"],
-            )
-            lines[label] = _verdict(label, workload, ranked, cells)
-    return lines
-
-
-def _verdict(label: str, workload: str, ranked: list[dict[str, Any]], cells: list[dict[str, Any]]) -> str:
-    best = ranked[0]
-    others = [
-        f"{best['throughput_median'] / c['throughput_median']:.1f}× {c['pool']}"
-        for c in ranked[1:]
-        if c["throughput_median"] > 0
-    ]
-    line = f"{label}: {best['pool']} " + (", ".join(others) if others else "only pool measured")
-    baseline = next(
-        (
-            c
-            for c in cells
-            if c["workload"] == workload
-            and c["kind"] == "in-process"
-            and catalogue.any_pool(c["pool"]).in_process == "threads"
-        ),
-        None,
-    )
-    if baseline and baseline["throughput_median"] > 0:
-        line += f" (in-process threads: {baseline['throughput_median']:,.1f}/s)"
-    busy = list(
-        dict.fromkeys(
-            c["pool"] for c in cells if c["workload"] == workload and c.get("others_cores", 0) >= BUSY_OTHERS_CORES
-        )
-    )
-    if busy:
-        line += f" — noisy: other processes kept ≥ {BUSY_OTHERS_CORES} core busy during {', '.join(busy)}"
-    return line

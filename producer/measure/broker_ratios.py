@@ -1,7 +1,8 @@
 """``--broker redis,rabbitmq``: rabbitmq ÷ redis per workload × pool (× Celery mode), and a verdict line per workload.
 
 A ratio is beyond noise when it lies outside both cells' repeat ranges (as in producer/measure/modes.py).
-Each side's broker server CPU per task, where it could be read, is given as the reason for the difference.
+Each side's CPU per task, the workers' and the broker server's, is given as the reason for the difference
+(measured: the workers' CPU, i.e. the round trips kombu's transport makes per task, explains it; docs/brokers.md).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def broker_ratios(cells: list[dict[str, Any]]) -> list[BrokerRatio]:
                 beyond_noise=bool(beyond),
                 redis_cpu_ms_per_task=redis_cell.get("broker_cpu_ms_per_task"),
                 rabbitmq_cpu_ms_per_task=rabbit_cell.get("broker_cpu_ms_per_task"),
+                redis_worker_cpu_ms_per_task=redis_cell.get("worker_cpu_ms_per_task"),
+                rabbitmq_worker_cpu_ms_per_task=rabbit_cell.get("worker_cpu_ms_per_task"),
             )
         )
     return ratios
@@ -58,10 +61,17 @@ def ratio_phrase(ratio: BrokerRatio, show_mode: bool = False) -> str:
         return f"{label}: no ratio (a side completed nothing)"
     faster, slower, times = ("rabbitmq", "redis", value) if value >= 1 else ("redis", "rabbitmq", 1 / value)
     text = f"{label}: {faster} {times:.2f}× {slower}" + ("" if ratio.beyond_noise else " (within noise)")
-    if ratio.redis_cpu_ms_per_task is not None and ratio.rabbitmq_cpu_ms_per_task is not None:
-        text += (
-            f"; broker CPU per task redis {ratio.redis_cpu_ms_per_task:.3f} ms, "
-            f"rabbitmq {ratio.rabbitmq_cpu_ms_per_task:.3f} ms"
+    costs = [
+        (what, redis, rabbit)
+        for what, redis, rabbit in (
+            ("worker", ratio.redis_worker_cpu_ms_per_task, ratio.rabbitmq_worker_cpu_ms_per_task),
+            ("broker", ratio.redis_cpu_ms_per_task, ratio.rabbitmq_cpu_ms_per_task),
+        )
+        if redis is not None and rabbit is not None
+    ]
+    if costs:
+        text += "; CPU per task, redis/rabbitmq: " + ", ".join(
+            f"{what} {redis:.2f}/{rabbit:.2f} ms" for what, redis, rabbit in costs
         )
     return text
 

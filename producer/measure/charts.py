@@ -18,8 +18,8 @@ from typing import Any
 
 import matplotlib
 
-from config import catalogue
 from producer.measure.advise_record import AdviseRecord
+from producer.measure.chart_style import colour, side_hatch
 from producer.measure.record_models import Cell, CompareRecord
 from producer.measure.record_views import brokers, cell_side, run_side, sides
 from producer.measure.report_runs import trial_label
@@ -28,28 +28,6 @@ from producer.measure.sweep_record import SweepRecord
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.patches import Patch
-
-#: A name no catalogue entry has (a record from an extension not loaded now) is drawn grey.
-UNKNOWN_COLOUR = "#999999"
-#: How a Celery mode's bars are filled (stock solid: the Celery users deploy).
-MODE_HATCH = {"lab": "...", "stock": ""}
-#: ... and a broker's, added to it (``--broker redis,rabbitmq``).
-BROKER_HATCH = {"on redis": "", "on rabbitmq": "xx"}
-
-
-def side_hatch(side: str | None) -> str:
-    """The fill of a chart group: its mode's hatch plus its broker's."""
-    words = (side or "").split(" on ")
-    mode, broker = (words[0], f"on {words[1]}") if len(words) > 1 else ((side or ""), "")
-    if mode.startswith("on "):
-        mode, broker = "", mode
-    return MODE_HATCH.get(mode, "") + BROKER_HATCH.get(broker, "")
-
-
-def colour(pool: str) -> str:
-    """The pool's chart colour from the catalogue."""
-    entry = catalogue.find_pool(pool)
-    return entry.colour if entry else UNKNOWN_COLOUR
 
 
 def _number(value: float | None, missing: float = 0.0) -> float:

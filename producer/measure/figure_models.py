@@ -93,6 +93,9 @@ class BrokerRatio(RecordPart):
     rabbitmq_over_redis: float | None
     #: True when the ratio lies outside both cells' repeat ranges (min..max): more than noise.
     beyond_noise: bool = False
-    #: Broker server CPU per task (ms) on each side, where it could be read: the reason for the difference.
+    #: CPU per task (ms) on each side, where it could be read: the broker server's and the workers'
+    #: (measured here: the workers', i.e. the round trips they make, explains the difference; docs/brokers.md).
     redis_cpu_ms_per_task: float | None = None
     rabbitmq_cpu_ms_per_task: float | None = None
+    redis_worker_cpu_ms_per_task: float | None = None
+    rabbitmq_worker_cpu_ms_per_task: float | None = None

@@ -213,9 +213,10 @@ class Cell(RecordPart):
     memory: MemoryFigures | None = None
     #: The no-op throughput of this cell's workers, measured in the same run (the consumer ceiling).
     consumer_ceiling_tps: float | None = None
-    #: The broker (None: a baseline or an older record) and its server's median CPU ms per task.
+    #: The broker (None: a baseline or an older record), its server's and the workers' median CPU ms per task.
     broker: str | None = None
     broker_cpu_ms_per_task: float | None = None
+    worker_cpu_ms_per_task: float | None = None
 
 
 class LabRecord(RecordPart):

@@ -115,7 +115,8 @@ def mode_ratio_table(record: CompareRecord) -> Table:
 def broker_ratio_table(record: CompareRecord) -> Table:
     """``--broker redis,rabbitmq``: each broker's median per workload × pool, rabbitmq ÷ redis, broker CPU per task."""
     headers = ["workload", "pool", "celery", "redis tasks/s", "rabbitmq tasks/s", "rabbitmq ÷ redis", "beyond noise"]
-    table = Table([*headers, "broker CPU/task redis", "rabbitmq"], align="lllrrrlrr")
+    headers += ["worker CPU/task redis", "rabbitmq", "broker CPU/task redis", "rabbitmq"]
+    table = Table(headers, align="lllrrrlrrrr")
     for found in record.broker_ratios:
         table.add(
             [
@@ -126,13 +127,15 @@ def broker_ratio_table(record: CompareRecord) -> Table:
                 num(found.rabbitmq_tps),
                 times(found.rabbitmq_over_redis),
                 "yes" if found.beyond_noise else "no (within the repeats' min–max)",
+                num(found.redis_worker_cpu_ms_per_task, ",.2f", " ms"),
+                num(found.rabbitmq_worker_cpu_ms_per_task, ",.2f", " ms"),
                 num(found.redis_cpu_ms_per_task, ",.3f", " ms"),
                 num(found.rabbitmq_cpu_ms_per_task, ",.3f", " ms"),
             ]
         )
     table.caption = (
-        "broker CPU/task: the broker server's CPU during the batches ÷ tasks (Redis' includes the result "
-        "backend's writes when they share the server; RabbitMQ's does not)."
+        "CPU/task: the worker processes' and the broker server's CPU during the batches ÷ tasks (Redis' "
+        "includes the result backend's writes when they share the server; RabbitMQ's does not)."
     )
     return table
 
