@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from config import catalogue
 from config.settings import LabSettings
-from producer.advise import bottleneck, command, recommend
+from producer.advise import bottleneck, brokers, command, recommend
 from producer.advise.search import next_moves
 from producer.advise.space import Config, Ladder, search_space
 from producer.advise.trial import TrialSetup
@@ -143,3 +143,29 @@ def test_commands_carry_the_env_a_pool_needs() -> None:
         "LAB_CELERY_MODE=stock PYTHON_GIL=0 CELERY_CUSTOM_WORKER_POOL=worker.pools.offload:Nothing celery "
         "-A worker.app worker -P custom -c 2 -Q custom_test"
     )
+
+
+def test_a_broker_stays_with_its_climb_and_is_named_in_the_pick() -> None:
+    on_rabbit = _trial("threads", 16, 1, bottleneck.CEILING)
+    on_rabbit.broker, on_rabbit.throughput, on_rabbit.broker_cpu_ms_per_task = "rabbitmq", 140.0, 0.3
+    on_redis = _trial("prefork", 2, 1, bottleneck.CORES)
+    on_redis.broker, on_redis.broker_cpu_ms_per_task = "redis", 0.2
+    moves = next_moves(on_rabbit, _setup("waits"), Constraints(budget_s=60))
+    assert [config.label for config, _ in moves] == ["threads -c 16 × 2 processes on rabbitmq"]
+    assert brokers.broker_verdict([on_redis, on_rabbit], ["redis", "rabbitmq"]) == (
+        "brokers: rabbitmq 1.40× redis (best: threads -c 16 on rabbitmq 140/s; prefork -c 2 on redis 100/s); "
+        "broker CPU per task: rabbitmq 0.300 ms, redis 0.200 ms"
+    )
+    assert brokers.broker_verdict([on_redis], ["redis", "rabbitmq"]) == (
+        "brokers: no configuration met the constraints on rabbitmq (best: prefork -c 2 on redis 100/s)"
+    )
+    chosen = recommend.recommendation(
+        [on_redis, on_rabbit], "stock", SETTINGS, {}, {"rabbitmq": "amqp://lab:s3cret@127.0.0.1:5999//"}
+    )
+    assert chosen is not None and chosen.trial is on_rabbit
+    assert chosen.command.startswith("LAB_BROKER_URL='amqp://lab:***@127.0.0.1:5999//' LAB_CELERY_MODE=stock ")
+    assert (
+        chosen.compose_scale is not None
+        and "-f docker-compose.rabbitmq.yml --profile rabbitmq up" in chosen.compose_scale
+    )
+    assert recommend.runners_up([on_redis, on_rabbit], on_rabbit) == [on_redis]

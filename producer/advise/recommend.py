@@ -4,7 +4,8 @@ A configuration measured more than once (the search's runoff) counts by the medi
 two, the lower), and only if every one met the constraints. Among configurations within
 :data:`TIE_SHARE` of the fastest, the one with the least memory (peak PSS) wins: a difference that
 small is noise on a shared machine, and memory is what the extra slots or processes cost.
-Runners-up: the best trial of each other pool first, then the next fastest, three in all.
+Runners-up: the best trial of each other pool (× broker, with ``--broker``) first, then the next fastest,
+three in all.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ RUNNERS_UP = 3
 
 
 def config_of(trial: Trial) -> Config:
-    """The configuration a trial measured."""
-    return Config(trial.pool, trial.concurrency, trial.workers)
+    """The configuration a trial measured (on its broker when ``--broker`` named one)."""
+    return Config(trial.pool, trial.concurrency, trial.workers, trial.broker or "")
 
 
 def standing(trials: list[Trial]) -> list[tuple[Config, float, Trial]]:
@@ -67,12 +68,13 @@ def pick(trials: list[Trial]) -> Trial | None:
 
 
 def runners_up(trials: list[Trial], chosen: Trial | None) -> list[Trial]:
-    """The best of each other pool, then the next fastest, up to :data:`RUNNERS_UP` (one trial per configuration)."""
+    """The best of each other pool (on each broker), then the next fastest, up to :data:`RUNNERS_UP` (one trial
+    per configuration)."""
     others = [t for t in valid(trials) if chosen is None or config_of(t) != config_of(chosen)]
-    first: dict[str, Trial] = {}
+    first: dict[tuple[str, str | None], Trial] = {}
     for trial in others:
-        if chosen is None or trial.pool != chosen.pool:
-            first.setdefault(trial.pool, trial)
+        if chosen is None or (trial.pool, trial.broker) != (chosen.pool, chosen.broker):
+            first.setdefault((trial.pool, trial.broker), trial)
     ordered = list(first.values()) + [t for t in others if t not in first.values()]
     return ordered[:RUNNERS_UP]
 
@@ -92,9 +94,14 @@ def nearest(trials: list[Trial], limit: int = RUNNERS_UP) -> list[Trial]:
 
 
 def recommendation(
-    trials: list[Trial], mode: CeleryMode, settings: LabSettings, task_env: Mapping[str, str]
+    trials: list[Trial],
+    mode: CeleryMode,
+    settings: LabSettings,
+    task_env: Mapping[str, str],
+    broker_urls: Mapping[str, str] | None = None,
 ) -> Recommendation | None:
-    """The pick with its worker command, compose scale and the reason (None when nothing met the constraints)."""
+    """The pick with its worker command, compose scale and the reason (None when nothing met the constraints);
+    ``broker_urls`` (``--broker``: each broker's URL by kind) puts the pick's broker in its command."""
     best = _chosen(trials)
     if best is None:
         return None
@@ -115,7 +122,7 @@ def recommendation(
         why += f"; {extra}"
     return Recommendation(
         trial=chosen,
-        command=command.worker_command(config, mode, settings, task_env),
+        command=command.worker_command(config, mode, settings, task_env, (broker_urls or {}).get(config.broker, "")),
         compose_scale=command.compose_scale(config, mode, settings, task_env),
         why=why,
     )

@@ -1,4 +1,8 @@
-"""An advise record for the terminal: every trial in order, then the recommendation, runners-up and notes."""
+"""An advise record for the terminal: every trial in order, then the recommendation, runners-up and notes.
+
+With ``--broker`` every configuration says its broker, the brokers are listed (version, where, whence)
+and a verdict line says which was faster, each with its best configuration.
+"""
 
 from __future__ import annotations
 
@@ -62,12 +66,15 @@ def _figures(trial: Trial) -> str:
     )
     p95 = f"p95 run {trial.latency_p95_s * 1000:,.0f} ms" if trial.latency_p95_s is not None else "p95 –"
     cores = f"{trial.cores_used:.2f} cores used" if trial.cores_used is not None else "cores used –"
-    return f"{trial.throughput or 0:,.1f} tasks/s, {p95}, {mem}, {cores}"
+    broker = trial.broker_cpu_ms_per_task
+    on_broker = f", broker CPU {broker:.3f} ms/task" if trial.broker and broker is not None else ""
+    return f"{trial.throughput or 0:,.1f} tasks/s, {p95}, {mem}, {cores}{on_broker}"
 
 
 def summary_lines(record: AdviseRecord) -> list[str]:
     """The recommendation (command, compose scale, figures, why), runners-up, ruled-out lists, notes."""
     lines = [f"task class: {record.classification.figures}"]
+    lines += [line for line in (record.brokers_line(),) if line]
     chosen = record.recommendation
     if chosen is None:
         lines.append("NO RECOMMENDATION: no configuration met the constraints (see the notes for the nearest)")
@@ -79,6 +86,8 @@ def summary_lines(record: AdviseRecord) -> list[str]:
         if chosen.compose_scale:
             lines.append(f"  compose: {chosen.compose_scale}")
         lines.append(f"  why: {chosen.why}")
+    if record.broker_verdict:
+        lines.append(record.broker_verdict)
     for trial in record.runners_up:
         lines.append(f"runner-up: {config_of(trial).label} — {_figures(trial)}")
     for constraint, labels in record.ruled_out.items():

@@ -1,4 +1,9 @@
-"""`producer advise` end to end: classify the task, lay out the space, search it, pick, and build the record."""
+"""`producer advise` end to end: classify the task, lay out the space, search it, pick, and build the record.
+
+With ``--broker redis,rabbitmq`` the search runs on each broker's side (producer/broker/sides.py: the
+other broker found or started for the run, stopped after it); the record lists the brokers and says
+which is faster, each with its best configuration (producer/advise/brokers.py).
+"""
 
 from __future__ import annotations
 
@@ -14,9 +19,12 @@ from celery import Celery
 from config import catalogue
 from config.settings import CeleryMode, LabSettings
 from producer.advise import recommend
+from producer.advise.brokers import broker_verdict
 from producer.advise.search import Search
 from producer.advise.space import search_space
 from producer.advise.trial import TrialSetup
+from producer.broker import BrokerKind
+from producer.broker.sides import broker_sides, describe
 from producer.measure.advise_record import AdviseRecord, Constraints
 from producer.measure.cpu_share import BUSY_OTHERS_CORES
 from producer.measure.figure_models import Classification, UserTaskInfo
@@ -40,6 +48,8 @@ class AdviseRequest:
     task: UserTaskInfo | None = None
     #: Environment a worker needs to run the task (``LAB_TASK_MODULES`` for a user's task).
     task_env: dict[str, str] = field(default_factory=dict)
+    #: ``--broker``: the brokers to search on, redis first (empty: LAB_BROKER_URL's only, no broker in labels).
+    brokers: tuple[BrokerKind, ...] = ()
 
 
 def batch_seconds(budget_s: float) -> float:
@@ -92,10 +102,17 @@ def run_advise(
     say(f"task class: {classification.figures}")
     space = search_space(classification.label, entry, settings, cores)
     setup = trial_setup(app, settings, request, classification, cores)
-    search = Search(setup, space, request.constraints, started, say)
-    with fleet.latency_target(settings) if entry.takes_url else nullcontext():
-        trials = search.run()
-    chosen = recommend.recommendation(trials, request.mode, settings, request.task_env)
+    with broker_sides(app, settings, list(request.brokers)) as sides:
+        if request.brokers:
+            setup.sides = {side.kind: side for side in sides}
+            for side in sides:
+                say(f"broker {side.kind}: {side.url} ({side.origin})")
+        brokers = {side.kind: describe(side) for side in sides}
+        search = Search(setup, space, request.constraints, started, say)
+        with fleet.latency_target(settings) if entry.takes_url else nullcontext():
+            trials = search.run()
+    urls = {kind: side.settings.broker_url for kind, side in setup.sides.items()}
+    chosen = recommend.recommendation(trials, request.mode, settings, request.task_env, urls)
     elapsed = time.monotonic() - started
     notes = _notes(trials, space.left_out, search.notes, elapsed, request.constraints.budget_s)
     if chosen is None and trials:
@@ -117,4 +134,6 @@ def run_advise(
         ruled_out=recommend.ruled_out(trials),
         elapsed_s=round(elapsed, 1),
         notes=notes,
+        brokers=brokers,
+        broker_verdict=broker_verdict(trials, list(setup.sides)),
     )

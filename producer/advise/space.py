@@ -29,11 +29,13 @@ COMPUTE_PER_CORE = 4
 
 @dataclass(frozen=True)
 class Config:
-    """One configuration: ``workers`` worker processes of ``pool``, each ``-c concurrency``."""
+    """One configuration: ``workers`` worker processes of ``pool``, each ``-c concurrency``, on ``broker``."""
 
     pool: str
     concurrency: int
     workers: int = 1
+    #: ``--broker``'s redis or rabbitmq; "" = LAB_BROKER_URL's (advise without ``--broker``).
+    broker: str = ""
 
     @property
     def slots(self) -> int:
@@ -42,9 +44,14 @@ class Config:
 
     @property
     def label(self) -> str:
-        """``threads -c 64`` or ``prefork -c 2 × 2 processes``."""
+        """``threads -c 64``, ``prefork -c 2 × 2 processes``, ``threads -c 64 on rabbitmq``."""
         more = f" × {self.workers} processes" if self.workers > 1 else ""
-        return f"{self.pool} -c {self.concurrency}{more}"
+        where = f" on {self.broker}" if self.broker else ""
+        return f"{self.pool} -c {self.concurrency}{more}{where}"
+
+    def moved(self, concurrency: int, workers: int) -> Config:
+        """The same pool on the same broker with other concurrency and worker processes."""
+        return Config(self.pool, concurrency, workers, self.broker)
 
 
 @dataclass(frozen=True)
@@ -83,9 +90,9 @@ class Ladder:
         """The configuration lies on this ladder."""
         return config.concurrency in self.concurrencies() and config.workers in self.workers()
 
-    def grid(self) -> list[Config]:
-        """Every configuration on the ladder (the exhaustive sweep)."""
-        return [Config(self.pool, c, w) for w in self.workers() for c in self.concurrencies()]
+    def grid(self, broker: str = "") -> list[Config]:
+        """Every configuration on the ladder (the exhaustive sweep), on ``broker``."""
+        return [Config(self.pool, c, w, broker) for w in self.workers() for c in self.concurrencies()]
 
 
 @dataclass
@@ -99,9 +106,9 @@ class Space:
         """The ladder of ``pool``."""
         return next(ladder for ladder in self.ladders if ladder.pool == pool)
 
-    def grid(self) -> list[Config]:
-        """Every configuration of every pool."""
-        return [config for ladder in self.ladders for config in ladder.grid()]
+    def grid(self, brokers: tuple[str, ...] = ("",)) -> list[Config]:
+        """Every configuration of every pool, on each of ``brokers``."""
+        return [config for ladder in self.ladders for broker in brokers for config in ladder.grid(broker)]
 
 
 def _unfit(entry: catalogue.Pool, label: TaskClass) -> str | None:

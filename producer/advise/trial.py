@@ -6,7 +6,9 @@ for a task that waits, one per core otherwise), measures the consumer ceiling of
 count once (no-op batches on the same warm workers, first start → last finish, the best of two, as
 ``producer/measure/ceiling.py`` measures warm workers but with longer batches; cached), then one batch
 sized from the warm-up to last about ``batch_s`` seconds, while sampling the workers' memory (PSS/USS),
-their CPU and everyone else's.
+their CPU, everyone else's and the broker server's. A configuration on a ``--broker`` side runs on that
+broker: its workers get its ``LAB_BROKER_URL``, its batches, probes and purges go through its app and
+settings; the trial's queue is deleted after it (RabbitMQ keeps a per-run queue for ever).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from celery import Celery
 
@@ -28,6 +31,7 @@ from producer.batch.collect import collect_results
 from producer.batch.run import BatchOutcome, broker_and_backend, run_batch
 from producer.batch.stats import percentile
 from producer.batch.submit import submit_batch
+from producer.broker import open_broker
 from producer.measure import batch_watch, ceiling
 from producer.measure.advise_record import Trial
 from producer.measure.figure_models import TaskClass
@@ -35,6 +39,9 @@ from producer.measure.record_models import Timings
 from producer.measure.records import timing_summary
 from producer.processes import fleet
 from worker.task_args import WorkloadArgs
+
+if TYPE_CHECKING:
+    from producer.broker.sides import BrokerSide
 
 #: The consumer ceiling: the best of CEILING_ROUNDS no-op batches of this many tasks per worker process
 #: (long enough for the prefetch pipeline to fill: a 100-task batch read ~20 % low against long batches).
@@ -63,9 +70,28 @@ class TrialSetup:
     task_s: float | None
     #: Extra environment for the workers (e.g. ``LAB_TASK_MODULES`` for a user's task).
     worker_env: dict[str, str] = field(default_factory=dict)
-    #: Measured consumer ceilings (tasks/s) by (pool, worker processes); None: not measurable there.
-    ceilings: dict[tuple[str, int], float | None] = field(default_factory=dict)
+    #: Measured consumer ceilings (tasks/s) by (pool, worker processes, broker); None: not measurable there.
+    ceilings: dict[tuple[str, int, str], float | None] = field(default_factory=dict)
     log_dir: Path | None = None
+    #: ``--broker``: each broker's side (its app and settings) by kind; empty: ``app`` and ``settings`` only.
+    sides: dict[str, BrokerSide] = field(default_factory=dict)
+
+    @property
+    def brokers(self) -> list[str]:
+        """The brokers the search runs on, in order ([""]: LAB_BROKER_URL's, without ``--broker``)."""
+        return list(self.sides) or [""]
+
+    def side(self, config: Config) -> tuple[Celery, LabSettings]:
+        """The app and settings of the configuration's broker."""
+        if config.broker:
+            found = self.sides[config.broker]
+            return found.app, found.settings
+        return self.app, self.settings
+
+    @staticmethod
+    def ceiling_key(config: Config) -> tuple[str, int, str]:
+        """The ceilings' key: the consumer ceiling depends on the pool, the worker processes and the broker."""
+        return config.pool, config.workers, config.broker
 
     @property
     def waits(self) -> bool:
@@ -89,11 +115,13 @@ def run_trial(setup: TrialSetup, config: Config, reason: str) -> Measured:
     """Measure one configuration; :class:`~producer.errors.LabError` if its workers do not start."""
     began = time.monotonic()
     queue = f"advise-{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, **setup.worker_env, "LAB_CELERY_MODE": setup.mode}
+    app, settings = setup.side(config)
+    # the configuration's broker, not only the environment's (a --broker side has its own)
+    env = {**os.environ, **setup.worker_env, "LAB_CELERY_MODE": setup.mode, "LAB_BROKER_URL": settings.broker_url}
     try:
         with fleet.running_workers(
-            setup.app,
-            setup.settings,
+            app,
+            settings,
             config.pool,
             config.concurrency,
             queue,
@@ -104,36 +132,46 @@ def run_trial(setup: TrialSetup, config: Config, reason: str) -> Measured:
         ) as workers:
             measured = _measure(setup, config, workers, queue, reason)
     finally:
-        fleet.purge_queue(setup.app, queue)
+        broker = open_broker(settings)  # a per-trial queue: RabbitMQ would keep it for ever
+        try:
+            broker.drop_queue(queue)
+        finally:
+            broker.close()
     measured.trial.duration_s = round(time.monotonic() - began, 2)
     return measured
 
 
-def _batch(setup: TrialSetup, args: WorkloadArgs, count: int, queue: str) -> BatchOutcome:
-    return run_batch(setup.app, setup.settings, args, count, queue, timeout_s=setup.timeout_s())
+def _batch(setup: TrialSetup, config: Config, args: WorkloadArgs, count: int, queue: str) -> BatchOutcome:
+    app, settings = setup.side(config)
+    return run_batch(app, settings, args, count, queue, timeout_s=setup.timeout_s())
 
 
 def _consumer_ceiling(setup: TrialSetup, config: Config, queue: str) -> float | None:
     """The no-op rate of these warm workers, the best of :data:`CEILING_ROUNDS` batches (cached per pool ×
-    worker processes); None where no-op cannot run."""
-    key = (config.pool, config.workers)
+    worker processes × broker); None where no-op cannot run."""
+    key = setup.ceiling_key(config)
     if key not in setup.ceilings:
         if catalogue.pool(config.pool).refuses(catalogue.workload(ceiling.NOOP.workload)):
             setup.ceilings[key] = None
         else:
             rates = [
-                _noop_rate(setup, queue, CEILING_TASKS_PER_PROCESS * config.workers) for _ in range(CEILING_ROUNDS)
+                _noop_rate(setup, config, queue, CEILING_TASKS_PER_PROCESS * config.workers)
+                for _ in range(CEILING_ROUNDS)
             ]
             setup.ceilings[key] = max((rate for rate in rates if rate), default=None)
     return setup.ceilings[key]
 
 
-def _noop_rate(setup: TrialSetup, queue: str, count: int) -> float | None:
+def _noop_rate(setup: TrialSetup, config: Config, queue: str, count: int) -> float | None:
     """No-op tasks/s of the warm workers consuming ``queue``: completed ÷ (last finish − first start)."""
-    broker, backend = broker_and_backend(setup.settings)
-    batch = submit_batch(setup.app, ceiling.NOOP, count, queue)
-    timeout = setup.timeout_s()
-    records = collect_results(backend, batch.task_ids, timeout_s=timeout, broker=broker, queue=queue).records
+    app, settings = setup.side(config)
+    broker, backend = broker_and_backend(settings)
+    try:
+        batch = submit_batch(app, ceiling.NOOP, count, queue)
+        timeout = setup.timeout_s()
+        records = collect_results(backend, batch.task_ids, timeout_s=timeout, broker=broker, queue=queue).records
+    finally:
+        broker.close()
     if len(records) < 2:
         return None
     span = max(r["finished"] for r in records) - min(r["started"] for r in records)
@@ -150,17 +188,22 @@ def _estimate(warm: BatchOutcome, ceiling_tps: float | None) -> float:
 
 def _measure(setup: TrialSetup, config: Config, workers: fleet.PoolWorkers, queue: str, reason: str) -> Measured:
     warm_count = config.slots if setup.waits else min(config.slots, setup.cores)
-    warm = _batch(setup, setup.args, warm_count, queue)
+    warm = _batch(setup, config, setup.args, warm_count, queue)
     ceiling_tps = _consumer_ceiling(setup, config, queue)
     estimate = _estimate(warm, ceiling_tps)
     count = int(min(MAX_TASKS, setup.settings.max_count, max(MIN_TASKS, 2 * config.slots, estimate * setup.batch_s)))
-    broker, _ = broker_and_backend(setup.settings)
-    with batch_watch.watched(workers.pids, config.slots, workers.pids, broker) as cost:
-        outcome = _batch(setup, setup.args, count, queue)
+    broker = open_broker(setup.side(config)[1])
+    try:
+        with batch_watch.watched(workers.pids, config.slots, workers.pids, broker) as cost:
+            outcome = _batch(setup, config, setup.args, count, queue)
+    finally:
+        broker.close()
     others, worker_cpu = cost.others_cores, cost.worker_cpu_s
     summary = outcome.summary
     records = outcome.collected.records
     cpu_per_task = worker_cpu / summary.completed if worker_cpu is not None and summary.completed else None
+    broker_s = cost.broker_cpu_s
+    broker_ms = 1000 * broker_s / summary.completed if broker_s is not None and summary.completed else None
     timings = timing_summary(records)
     if setup.task_s is None and records and not setup.waits:
         setup.task_s = timings["thread_cpu_s"]["p50"]  # until a probe's solo time is known
@@ -195,6 +238,8 @@ def _measure(setup: TrialSetup, config: Config, workers: fleet.PoolWorkers, queu
         others_cores=round(others, 3),
         pending=summary.pending,
         failure_reason=_first_reason(outcome),
+        broker=config.broker or None,
+        broker_cpu_ms_per_task=round(broker_ms, 4) if broker_ms is not None else None,
     )
     return Measured(trial, summary.wall_s)
 

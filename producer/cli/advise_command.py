@@ -9,7 +9,15 @@ import typer
 
 from config import catalogue
 from config.settings import CeleryMode, get_settings
-from producer.cli.options import ArgsOption, KwargsOption, TaskOption, build_args, size_help, task_args
+from producer.cli.options import (
+    ArgsOption,
+    BrokerOption,
+    KwargsOption,
+    TaskOption,
+    build_args,
+    size_help,
+    task_args,
+)
 from producer.console import err, out
 from producer.errors import BadInput, LabError
 
@@ -46,9 +54,11 @@ def advise(
         float, typer.Option("--budget-s", help="seconds the search may take (trials that would not fit are skipped)")
     ] = DEFAULT_BUDGET_S,
     celery: Annotated[str, typer.Option(help="which Celery the workers run: stock or lab")] = "stock",
+    broker: BrokerOption = "",
     as_json: Annotated[bool, typer.Option("--json", help="print the record as JSON on stdout (no table)")] = False,
 ) -> None:
-    """Search pools, concurrency and worker processes for a task within a budget; print the worker command to run.
+    """Search pools, concurrency and worker processes (and with --broker, the broker) for a task within a budget;
+    print the worker command to run.
 
     Exit 0 with a recommendation; 1 when no configuration met the constraints (the table, the nearest
     configurations and the record still come out); 2 for bad input.
@@ -56,6 +66,7 @@ def advise(
     from producer.advise.render import summary_lines, trials_table
     from producer.advise.run import AdviseRequest, run_advise
     from producer.broker import require_broker
+    from producer.broker.sides import parse_brokers
     from producer.cli.measure_commands import stop_cleanly_on_sigterm
     from producer.measure.advise_record import Constraints
     from producer.measure.probe import classify
@@ -71,6 +82,7 @@ def advise(
     if celery not in MODES:
         raise BadInput(f"--celery must be one of {', '.join(MODES)}, got {celery!r}")
     mode = cast(CeleryMode, celery)
+    brokers = tuple(parse_brokers(broker))
     if mode == "lab":
         from config.celery_mode import check_tested_versions
 
@@ -85,7 +97,7 @@ def advise(
     require_broker(settings)
     # A user's task: its workers need the allow-list, and so does the command to paste.
     task_env = {"LAB_TASK_MODULES": settings.task_modules} if user else {}
-    request = AdviseRequest(args, constraints, mode, task_info(args), task_env)
+    request = AdviseRequest(args, constraints, mode, task_info(args), task_env, brokers)
     with stop_cleanly_on_sigterm():
         record = run_advise(
             celery_app,

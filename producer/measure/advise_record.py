@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from producer.measure.figure_models import Classification, MemoryFigures, UserTaskInfo
+from producer.measure.figure_models import BrokerInfo, Classification, MemoryFigures, UserTaskInfo
 from producer.measure.record_base import RecordPart
 from producer.measure.record_models import Bottleneck, LabRecord, Timings
 
@@ -20,7 +20,7 @@ class Constraints(RecordPart):
 
 
 class Trial(RecordPart):
-    """One configuration measured: pool × concurrency × worker processes, and what it gave."""
+    """One configuration measured: pool × concurrency × worker processes (× broker), and what it gave."""
 
     pool: str
     concurrency: int
@@ -52,6 +52,10 @@ class Trial(RecordPart):
     others_cores: float | None = None
     #: Seconds the trial took, from starting its workers to stopping them (what the budget pays).
     duration_s: float | None = None
+    #: The broker it ran on with ``--broker`` (redis, rabbitmq); None: LAB_BROKER_URL's (or an older record).
+    broker: str | None = None
+    #: The broker server's CPU per completed task (ms) during the measured batch (None: not readable from here).
+    broker_cpu_ms_per_task: float | None = None
 
 
 class Recommendation(RecordPart):
@@ -82,3 +86,15 @@ class AdviseRecord(LabRecord):
     ruled_out: dict[str, list[str]] = Field(default_factory=dict)
     elapsed_s: float
     notes: list[str] = Field(default_factory=list)
+    #: The brokers the trials ran on (``--broker``; else LAB_BROKER_URL's): where, whence, which version.
+    brokers: dict[str, BrokerInfo] = Field(default_factory=dict)
+    #: ``--broker redis,rabbitmq``: the fastest valid configuration on each broker and their ratio, one line.
+    broker_verdict: str | None = None
+
+    def brokers_line(self) -> str | None:
+        """``--broker``: each broker the trials ran on, its version, where and whence (None without it)."""
+        if not any(trial.broker for trial in self.trials):
+            return None
+        return "brokers: " + "; ".join(
+            f"{b.kind} {b.server_version or '?'} at {b.url} ({b.origin})" for b in self.brokers.values()
+        )

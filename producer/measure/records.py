@@ -55,8 +55,9 @@ def environment(settings: LabSettings, **extra: Any) -> Environment:
     """Where a run happened: cores, load, Python and library versions, which Celery, the settings (no secrets)."""
     load = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
     safe_settings = settings.model_dump(mode="json", exclude={"flower_password"})
-    safe_settings["broker_url"] = redact(settings.broker_url)
-    safe_settings["result_backend"] = redact(settings.result_backend)
+    for name, value in safe_settings.items():  # every URL (brokers, backend, RabbitMQ's API) without its password
+        if isinstance(value, str) and "://" in value:
+            safe_settings[name] = redact(value)
     return Environment.model_validate(
         {
             "cores": os.cpu_count(),

@@ -77,17 +77,18 @@ def sweep_section(path: Path, record: SweepRecord, charts: ModuleType | None) ->
 
 
 def trial_label(trial: Trial) -> str:
-    """``threads -c 16`` or ``prefork -c 2 × 2 workers``."""
+    """``threads -c 16``, ``prefork -c 2 × 2 workers``, ``threads -c 64 on rabbitmq`` (``--broker``)."""
     more = f" × {trial.workers} workers" if trial.workers > 1 else ""
-    return f"{trial.pool} -c {trial.concurrency}{more}"
+    return f"{trial.pool} -c {trial.concurrency}{more}" + (f" on {trial.broker}" if trial.broker else "")
 
 
 def _same(one: Trial, other: Trial) -> bool:
-    return (one.pool, one.concurrency, one.workers, one.celery) == (
+    return (one.pool, one.concurrency, one.workers, one.celery, one.broker) == (
         other.pool,
         other.concurrency,
         other.workers,
         other.celery,
+        other.broker,
     )
 
 
@@ -163,6 +164,8 @@ def advise_section(path: Path, record: AdviseRecord, charts: ModuleType | None) 
         section.add(f"Recommendation: {trial_label(found.trial)} — {found.why}", Command(found.command))
         if found.compose_scale:
             section.add(Command(found.compose_scale))
+    if record.broker_verdict:
+        section.add(Bullets([line for line in (record.brokers_line(), record.broker_verdict) if line]))
     section.add(runners_up_table(record))
     ruled = [f"{name}: {', '.join(trials)}" for name, trials in record.ruled_out.items() if trials]
     if ruled:
