@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 from producer.measure.figure_models import BrokerRatio
-from producer.measure.modes import spread
+from producer.measure.modes import beyond_noise
 
 
 def _tps(cell: dict[str, Any] | None) -> float | None:
@@ -29,12 +29,6 @@ def broker_ratios(cells: list[dict[str, Any]]) -> list[BrokerRatio]:
             continue
         redis_tps, rabbit_tps = _tps(redis_cell), _tps(rabbit_cell)
         ratio = rabbit_tps / redis_tps if redis_tps and rabbit_tps is not None else None
-        spreads = [spread(redis_cell), spread(rabbit_cell)]
-        beyond = (
-            ratio is not None
-            and all(s is not None for s in spreads)
-            and (ratio > max(s[1] for s in spreads if s) or ratio < min(s[0] for s in spreads if s))
-        )
         ratios.append(
             BrokerRatio(
                 workload=workload,
@@ -43,7 +37,7 @@ def broker_ratios(cells: list[dict[str, Any]]) -> list[BrokerRatio]:
                 redis_tps=redis_tps,
                 rabbitmq_tps=rabbit_tps,
                 rabbitmq_over_redis=ratio,
-                beyond_noise=bool(beyond),
+                beyond_noise=beyond_noise(ratio, redis_cell, rabbit_cell),
                 redis_cpu_ms_per_task=redis_cell.get("broker_cpu_ms_per_task"),
                 rabbitmq_cpu_ms_per_task=rabbit_cell.get("broker_cpu_ms_per_task"),
                 redis_worker_cpu_ms_per_task=redis_cell.get("worker_cpu_ms_per_task"),

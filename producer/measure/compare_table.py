@@ -111,15 +111,19 @@ def cell_row(cell: Cell, ratio: ModeRatio | None = None, broker: BrokerRatio | N
     ]
 
 
-def _ratios(record: CompareRecord) -> dict[tuple[str, str], ModeRatio]:
-    return {(r.workload, r.pool): r for r in record.mode_ratios}
+def _ratios(record: CompareRecord) -> dict[tuple[str, str, str | None], ModeRatio]:
+    return {(r.workload, r.pool, r.broker): r for r in record.mode_ratios}
 
 
 def rows_of(record: CompareRecord) -> list[list[str]]:
     modes = _ratios(record)
     brokers = {(r.workload, r.pool, r.celery): r for r in record.broker_ratios}
     return [
-        cell_row(cell, modes.get((cell.workload, cell.pool)), brokers.get((cell.workload, cell.pool, cell.celery)))
+        cell_row(
+            cell,
+            modes.get((cell.workload, cell.pool, cell.broker)) or modes.get((cell.workload, cell.pool, None)),
+            brokers.get((cell.workload, cell.pool, cell.celery)),
+        )
         for cell in record.cells
     ]
 
@@ -228,7 +232,12 @@ def mode_lines(record: CompareRecord) -> list[str]:
     """Lab ÷ stock per cell (both modes ran), and what the lab mode changes."""
     lines = []
     if record.mode_ratios:
-        shown = [f"{r.workload}/{r.pool} {ratio_text(r)}" for r in record.mode_ratios if ratio_text(r)]
+        on = len(record.brokers) > 1
+        shown = [
+            f"{r.workload}/{r.pool}{f' on {r.broker}' if on and r.broker else ''} {ratio_text(r)}"
+            for r in record.mode_ratios
+            if ratio_text(r)
+        ]
         lines.append("lab ÷ stock (median tasks/s; ~ within the repeats' noise): " + ", ".join(shown))
     lab = record.celery_modes.get("lab")
     if lab is not None and lab.changes:

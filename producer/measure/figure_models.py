@@ -62,6 +62,8 @@ class ModeRatio(RecordPart):
     lab_over_stock: float | None
     #: True when the ratio lies outside both cells' repeat ranges (min..max): more than noise.
     beyond_noise: bool = False
+    #: The broker both cells ran on (``--broker`` with several; None: one broker, or an older record).
+    broker: str | None = None
 
 
 class UserTaskInfo(RecordPart):

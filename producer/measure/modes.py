@@ -55,20 +55,14 @@ def mode_ratios(cells: list[dict[str, Any]]) -> list[ModeRatio]:
     Beyond noise: the ratio lies outside both cells' repeat ranges (each as min/median..max/median),
     i.e. the change is larger than either cell's spread; never with fewer than 2 repeats.
     """
-    by_key = {(c["workload"], c["pool"], c.get("celery")): c for c in cells}
+    by_key = {(c["workload"], c["pool"], c.get("celery"), c.get("broker")): c for c in cells}
     ratios = []
-    for (workload, pool, mode), stock in by_key.items():
-        lab = by_key.get((workload, pool, "lab"))
+    for (workload, pool, mode, broker), stock in by_key.items():
+        lab = by_key.get((workload, pool, "lab", broker))
         if mode != "stock" or lab is None:
             continue
         stock_tps, lab_tps = stock["throughput_median"], lab["throughput_median"]
         ratio = lab_tps / stock_tps if stock_tps and lab_tps is not None and not math.isnan(lab_tps) else None
-        spreads = [spread(stock), spread(lab)]
-        beyond = (
-            ratio is not None
-            and all(s is not None for s in spreads)
-            and (ratio > max(s[1] for s in spreads if s) or ratio < min(s[0] for s in spreads if s))
-        )
         ratios.append(
             ModeRatio(
                 workload=workload,
@@ -76,7 +70,16 @@ def mode_ratios(cells: list[dict[str, Any]]) -> list[ModeRatio]:
                 stock_tps=stock_tps,
                 lab_tps=lab_tps,
                 lab_over_stock=ratio,
-                beyond_noise=bool(beyond),
+                beyond_noise=beyond_noise(ratio, stock, lab),
+                broker=broker,
             )
         )
     return ratios
+
+
+def beyond_noise(ratio: float | None, a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """True when ``ratio`` (b ÷ a) lies outside both cells' repeat ranges (never with fewer than 2 repeats)."""
+    spreads = [spread(a), spread(b)]
+    if ratio is None or any(s is None for s in spreads):
+        return False
+    return ratio > max(s[1] for s in spreads if s) or ratio < min(s[0] for s in spreads if s)
