@@ -8,6 +8,7 @@ and the command say, never about which broker is faster.
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 from producer.measure.records import load_record
@@ -33,7 +34,8 @@ def test_advise_searches_each_broker_and_names_the_chosen_one(tmp_path: Path, ra
     chosen = record["recommendation"]["trial"]
     assert chosen["broker"] in ("redis", "rabbitmq")
     command = record["recommendation"]["command"]
-    assert command.startswith(f"LAB_BROKER_URL='{record['brokers'][chosen['broker']]['url']}' ")
+    # shell-quoted as the command line quotes it (a Redis URL needs no quotes; a RabbitMQ one with *** does)
+    assert command.startswith(f"LAB_BROKER_URL={shlex.quote(record['brokers'][chosen['broker']]['url'])} ")
     assert f" on {chosen['broker']}" in result.stdout  # the labels say the broker
     verdict = record["broker_verdict"]
     assert verdict.startswith("brokers: ") and verdict in result.stdout
