@@ -13,8 +13,8 @@ settings; the trial's queue is deleted after it (RabbitMQ keeps a per-run queue 
 
 from __future__ import annotations
 
+import contextlib
 import math
-import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -116,8 +116,7 @@ def run_trial(setup: TrialSetup, config: Config, reason: str) -> Measured:
     began = time.monotonic()
     queue = f"advise-{uuid.uuid4().hex[:8]}"
     app, settings = setup.side(config)
-    # the configuration's broker, not only the environment's (a --broker side has its own)
-    env = {**os.environ, **setup.worker_env, "LAB_CELERY_MODE": setup.mode, "LAB_BROKER_URL": settings.broker_url}
+    env = fleet.measured_env(settings, setup.mode, **setup.worker_env)
     try:
         with fleet.running_workers(
             app,
@@ -132,11 +131,8 @@ def run_trial(setup: TrialSetup, config: Config, reason: str) -> Measured:
         ) as workers:
             measured = _measure(setup, config, workers, queue, reason)
     finally:
-        broker = open_broker(settings)  # a per-trial queue: RabbitMQ would keep it for ever
-        try:
-            broker.drop_queue(queue)
-        finally:
-            broker.close()
+        with contextlib.closing(open_broker(settings)) as broker:
+            broker.drop_queue(queue)  # a per-trial queue: RabbitMQ would keep it for ever
     measured.trial.duration_s = round(time.monotonic() - began, 2)
     return measured
 
@@ -192,12 +188,11 @@ def _measure(setup: TrialSetup, config: Config, workers: fleet.PoolWorkers, queu
     ceiling_tps = _consumer_ceiling(setup, config, queue)
     estimate = _estimate(warm, ceiling_tps)
     count = int(min(MAX_TASKS, setup.settings.max_count, max(MIN_TASKS, 2 * config.slots, estimate * setup.batch_s)))
-    broker = open_broker(setup.side(config)[1])
-    try:
-        with batch_watch.watched(workers.pids, config.slots, workers.pids, broker) as cost:
-            outcome = _batch(setup, config, setup.args, count, queue)
-    finally:
-        broker.close()
+    with (
+        contextlib.closing(open_broker(setup.side(config)[1])) as broker,
+        batch_watch.watched(workers.pids, config.slots, workers.pids, broker) as cost,
+    ):
+        outcome = _batch(setup, config, setup.args, count, queue)
     others, worker_cpu = cost.others_cores, cost.worker_cpu_s
     summary = outcome.summary
     records = outcome.collected.records

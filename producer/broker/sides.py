@@ -121,8 +121,8 @@ def server_version(side: BrokerSide) -> str | None:
         if side.kind == "redis":
             import redis
 
-            client = redis.Redis.from_url(side.settings.broker_url, socket_connect_timeout=2)
-            return str(client.info("server").get("redis_version")) or None
+            with redis.Redis.from_url(side.settings.broker_url, socket_connect_timeout=2) as client:
+                return str(client.info("server").get("redis_version")) or None
         with Connection(side.settings.broker_url, connect_timeout=2) as connection:
             connection.connect()
             properties: dict[str, Any] = connection.connection.server_properties

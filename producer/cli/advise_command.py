@@ -13,6 +13,7 @@ from producer.cli.options import (
     ArgsOption,
     BrokerOption,
     KwargsOption,
+    RecordJsonOption,
     TaskOption,
     build_args,
     size_help,
@@ -55,7 +56,7 @@ def advise(
     ] = DEFAULT_BUDGET_S,
     celery: Annotated[str, typer.Option(help="which Celery the workers run: stock or lab")] = "stock",
     broker: BrokerOption = "",
-    as_json: Annotated[bool, typer.Option("--json", help="print the record as JSON on stdout (no table)")] = False,
+    as_json: RecordJsonOption = False,
 ) -> None:
     """Search pools, concurrency and worker processes (and with --broker, the broker) for a task within a budget;
     print the worker command to run.

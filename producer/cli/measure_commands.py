@@ -15,8 +15,10 @@ from config.settings import LabSettings, get_settings
 from producer.cli.options import (
     ArgsOption,
     BrokerOption,
+    CeleryOption,
     KwargsOption,
     ProbeOption,
+    RecordJsonOption,
     TaskOption,
     check_positive,
     list_help,
@@ -46,12 +48,6 @@ def stop_cleanly_on_sigterm() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-CELERY_HELP = (
-    "which Celery the workers run: stock (plain Celery and kombu, as deployed), lab (the lab's transport "
-    "and consumer: docs/performance.md) or both (each cell in both, with lab ÷ stock)"
-)
 
 
 def default_pools(settings: LabSettings) -> str:
@@ -90,8 +86,8 @@ def compare(
         typer.Option("--baselines/--no-baselines", help="also run ThreadPoolExecutor / ProcessPoolExecutor in-process"),
     ] = True,
     timeout: Annotated[float, typer.Option(help="seconds to wait for one batch")] = 600,
-    as_json: Annotated[bool, typer.Option("--json", help="print the record as JSON on stdout (no table)")] = False,
-    celery: Annotated[str, typer.Option(help=CELERY_HELP)] = "stock",
+    as_json: RecordJsonOption = False,
+    celery: CeleryOption = "stock",
     task: TaskOption = None,
     call_args: ArgsOption = None,
     call_kwargs: KwargsOption = None,

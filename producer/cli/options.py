@@ -49,6 +49,16 @@ ProbeOption = Annotated[
     typer.Option("--probe/--no-probe", help="first classify the task with a short solo/threads probe (a few seconds)"),
 ]
 
+#: ``--json`` of the measuring commands (compare, sweep, advise): the record instead of the table.
+RecordJsonOption = Annotated[bool, typer.Option("--json", help="print the record as JSON on stdout (no table)")]
+#: ``--celery`` of compare and sweep (advise has its own: stock or lab).
+CeleryOption = Annotated[
+    str,
+    typer.Option(
+        help="which Celery the workers run: stock (plain Celery and kombu, as deployed), lab (the lab's transport "
+        "and consumer: docs/performance.md) or both (each cell in both, with lab ÷ stock)"
+    ),
+]
 #: ``--broker`` (compare, sweep, advise): the same batches on Redis and/or RabbitMQ, side by side.
 BrokerOption = Annotated[
     str,

@@ -9,13 +9,15 @@ import typer
 
 from config import catalogue
 from config.settings import get_settings
-from producer.cli.measure_commands import CELERY_HELP, stop_cleanly_on_sigterm
+from producer.cli.measure_commands import stop_cleanly_on_sigterm
 from producer.cli.options import (
     ArgsOption,
     BrokerOption,
+    CeleryOption,
     KwargsOption,
     PoolName,
     ProbeOption,
+    RecordJsonOption,
     TaskOption,
     WorkloadName,
     build_args,
@@ -41,8 +43,8 @@ def sweep(
     count: Annotated[int | None, typer.Option(help="tasks per point (default: enough for several waves)")] = None,
     size: Annotated[int | None, typer.Option(help=f"default: the workload's own. {size_help()}")] = None,
     timeout: Annotated[float, typer.Option(help="seconds to wait for one point")] = 600,
-    as_json: Annotated[bool, typer.Option("--json", help="print the record as JSON on stdout (no table)")] = False,
-    celery: Annotated[str, typer.Option(help=CELERY_HELP)] = "stock",
+    as_json: RecordJsonOption = False,
+    celery: CeleryOption = "stock",
     task: TaskOption = None,
     call_args: ArgsOption = None,
     call_kwargs: KwargsOption = None,

@@ -22,9 +22,8 @@ from celery import Celery
 from rich.console import Console
 
 from config import catalogue
-from config.settings import CeleryMode, LabSettings
+from config.settings import LabSettings
 from producer.batch.run import run_batch
-from producer.broker import BrokerKind
 from producer.broker import sides as broker_sides
 from producer.measure import compare_runs, compare_setup, modes, probe
 from producer.measure.analysis import analyse
@@ -41,7 +40,7 @@ BUSY_LOAD_PER_CORE = 0.75
 
 
 @dataclass
-class ComparePlan:
+class ComparePlan(modes.CelerySides):
     """What to compare: workloads × pools, batch size, repeats, sizes, and whether to add baselines."""
 
     workloads: list[str]
@@ -57,16 +56,6 @@ class ComparePlan:
     celery: str = "stock"
     #: ``--broker``: redis and/or rabbitmq, comma-separated ("": LAB_BROKER_URL's only).
     broker: str = ""
-
-    @property
-    def modes(self) -> list[CeleryMode]:
-        """The Celery modes to run, stock first."""
-        return modes.parse_celery(self.celery)
-
-    @property
-    def brokers(self) -> list[BrokerKind]:
-        """The brokers to run on, redis first ([]: LAB_BROKER_URL's only)."""
-        return broker_sides.parse_brokers(self.broker)
 
     def args_for(self, workload: str, settings: LabSettings) -> WorkloadArgs:
         """The workload's arguments (its size from ``--sizes`` or the default; a user task's call)."""

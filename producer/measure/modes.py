@@ -11,11 +11,32 @@ from typing import Any
 
 from config.celery_mode import describe_mode
 from config.settings import CeleryMode, LabSettings
+from producer.broker import BrokerKind
+from producer.broker.sides import parse_brokers
 from producer.errors import BadInput
 from producer.measure.figure_models import ModeRatio
 from producer.measure.record_models import CeleryMode as CeleryModeInfo
 
 CHOICES: dict[str, list[CeleryMode]] = {"stock": ["stock"], "lab": ["lab"], "both": ["stock", "lab"]}
+
+
+class CelerySides:
+    """What a plan's ``--celery`` and ``--broker`` texts name (compare's and sweep's plans share it)."""
+
+    #: ``--celery``: stock, lab or both.
+    celery: str
+    #: ``--broker``: redis and/or rabbitmq, comma-separated ("": LAB_BROKER_URL's only).
+    broker: str
+
+    @property
+    def modes(self) -> list[CeleryMode]:
+        """The Celery modes to run, stock first."""
+        return parse_celery(self.celery)
+
+    @property
+    def brokers(self) -> list[BrokerKind]:
+        """The brokers to run on, redis first ([]: LAB_BROKER_URL's only)."""
+        return parse_brokers(self.broker)
 
 
 def parse_celery(text: str) -> list[CeleryMode]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import time
 import uuid
 from collections.abc import Callable
@@ -31,7 +30,7 @@ from config.settings import CeleryMode, LabSettings
 from producer.batch.collect import collect_results
 from producer.batch.run import broker_and_backend
 from producer.batch.submit import submit_batch
-from producer.broker import Broker, BrokerKind
+from producer.broker import Broker
 from producer.broker import sides as broker_sides
 from producer.errors import LabError
 from producer.measure import memory, modes, probe
@@ -47,7 +46,7 @@ from worker.task_args import WorkloadArgs
 
 
 @dataclass(frozen=True)
-class SweepPlan:
+class SweepPlan(modes.CelerySides):
     """A sweep: one workload on one pool, over concurrencies (one worker) or worker counts."""
 
     workload: str
@@ -63,16 +62,6 @@ class SweepPlan:
     celery: str = "stock"
     #: ``--broker``: redis and/or rabbitmq ("": LAB_BROKER_URL's only).
     broker: str = ""
-
-    @property
-    def modes(self) -> list[CeleryMode]:
-        """The Celery modes each point runs in, stock first."""
-        return modes.parse_celery(self.celery)
-
-    @property
-    def brokers(self) -> list[BrokerKind]:
-        """The brokers each point runs on, redis first ([]: LAB_BROKER_URL's only)."""
-        return broker_sides.parse_brokers(self.broker)
 
     @property
     def mode(self) -> str:
@@ -125,7 +114,7 @@ def run_point(
         gate,
         count=workers,
         tag=f"sweep-{mode}",
-        env={**os.environ, "LAB_CELERY_MODE": mode, "LAB_BROKER_URL": settings.broker_url},
+        env=fleet.measured_env(settings, mode),
     )
     try:
         warmup = submit_batch(app, plan.args, max(1, min(plan.count, concurrency * workers)), gate)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 from typing import Any
 
@@ -49,11 +50,8 @@ def saturation(point: dict[str, Any], redis_limit: float | None, cores: int) -> 
 
 def probe_rate(settings: LabSettings) -> float:
     """The broker's own message rate (producer/measure/redis_probe.py), on a connection of its own."""
-    broker = open_broker(settings)
-    try:
+    with contextlib.closing(open_broker(settings)) as broker:
         return redis_probe(broker)
-    finally:
-        broker.close()
 
 
 def broker_lines(points: list[dict[str, Any]]) -> list[str]:

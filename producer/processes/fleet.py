@@ -54,6 +54,12 @@ class PoolWorkers:
     origin: str = ""
 
 
+def measured_env(settings: LabSettings, mode: CeleryMode, **extra: str) -> dict[str, str]:
+    """This process's environment for a measured worker of ``mode`` on ``settings``' broker (a ``--broker``
+    side's own, not only the environment's), with ``extra`` on top."""
+    return {**os.environ, **extra, "LAB_CELERY_MODE": mode, "LAB_BROKER_URL": settings.broker_url}
+
+
 def celery_hostname(name: str) -> str:
     """The node name Celery gives ``-n name@%h``."""
     return f"{name}@{socket.gethostname()}"

@@ -10,14 +10,13 @@ PID when the measurement ends, so two modes never share a queue. A worker's mode
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 
 from celery import Celery
 
 from config import catalogue
 from config.settings import CeleryMode, LabSettings
-from producer.processes.fleet import PoolWorkers, spawn_workers, stop_all
+from producer.processes.fleet import PoolWorkers, measured_env, spawn_workers, stop_all
 from producer.processes.queue_consumers import Consumer, consumers
 
 
@@ -84,8 +83,7 @@ def _start(app: Celery, settings: LabSettings, pool: str, mode: CeleryMode, queu
         catalogue.pool(pool).concurrency(settings),
         queue,
         tag=f"compare-{mode}",
-        # the settings' broker (a --broker side's own), not only the environment's
-        env={**os.environ, "LAB_CELERY_MODE": mode, "LAB_BROKER_URL": settings.broker_url},
+        env=measured_env(settings, mode),
     )
     workers.mode = mode
     workers.origin = f"started {len(workers.nodes)} {mode} worker(s) on queue {queue} ({why})"
